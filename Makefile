@@ -1,0 +1,72 @@
+# dynrt - the two commands of the README:
+#   make demo   builds everything and runs the main job on the shipped defaults
+#   make test   installs missing build dependencies (Debian, as root), builds and runs the
+#               test suite: a normal build (warnings as errors), then AddressSanitizer +
+#               UndefinedBehaviorSanitizer, then ThreadSanitizer on the concurrent modules.
+# Other targets: build, test-quick, test-asan, test-tsan, bench, format, install, clean.
+
+BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE    ?= cmake
+PREFIX   ?= /usr/local
+# Debian packages the build, the tests and the benchmarks need.
+DEPS     := build-essential cmake pkg-config libcjson-dev libcmocka-dev libpng-dev \
+            libjpeg-dev python3 python3-numpy python3-torch python3-pil clang \
+            libclang-rt-14-dev
+BENCH_DEPS := libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libdnnl-dev
+
+.PHONY: all build deps bench-deps test test-quick test-asan test-tsan bench demo format install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root or install:$$missing" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEPS="$(BENCH_DEPS)"
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DDYNRT_WERROR=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+test-quick: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	$(CMAKE) -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDYNRT_WERROR=ON \
+	  -DDYNRT_BUILD_BENCH=OFF -DDYNRT_SANITIZE=address,undefined
+	$(CMAKE) --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 DYNRT_SANITIZED=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE slow
+
+# ThreadSanitizer on the modules with threads (label "threads" in ctest).
+test-tsan: deps
+	$(CMAKE) -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDYNRT_WERROR=ON \
+	  -DDYNRT_BUILD_BENCH=OFF -DDYNRT_SANITIZE=thread
+	$(CMAKE) --build $(BUILD)-tsan -j $(JOBS)
+	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 DYNRT_SANITIZED=1 \
+	  ctest --output-on-failure -j $(JOBS) -L threads
+
+test: test-quick test-asan test-tsan
+
+bench: bench-deps build
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+format:
+	find include src tests bench -name '*.[ch]' | xargs clang-format -i
+
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
