@@ -1,0 +1,537 @@
+/*
+ * kernels.c - bench_kernels: single-core GFLOP/s of dynrt's kernels on the MBConv layer
+ * shapes of a CIFAR OFA-MobileNetV3 super-network, as a fraction of this machine's FMA
+ * peak (measured in the same run), side by side with XNNPACK and oneDNN when they were
+ * found at build time. Implementations are run interleaved, medians are reported.
+ *
+ * Usage: bench_kernels [--reps N] [--only gemm|dw|fc|slice]
+ * oneDNN threads come from OpenMP: the program re-executes itself with OMP_NUM_THREADS=1
+ * when that variable is unset, because libgomp reads it before main().
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/kernels.h"
+
+#ifdef DYNRT_BENCH_XNNPACK
+#include <xnnpack.h>
+#endif
+#ifdef DYNRT_BENCH_DNNL
+#include <dnnl.h>
+#endif
+
+/* ---- FMA peak: independent register-only FMA chains, no memory traffic ---- */
+
+#define PEAK_ITERS 20000000u
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"), noinline)) static double peak_zmm_run(unsigned iters) {
+  __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  __m512 a[16];
+  for (int i = 0; i < 16; i++) a[i] = _mm512_set1_ps((float)i);
+  uint64_t t0 = dynrt_now_ns();
+  for (unsigned it = 0; it < iters; it++) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    __asm__ volatile("" : "+v"(a[0]), "+v"(a[5]), "+v"(a[10]), "+v"(a[15]));
+  }
+  uint64_t t1 = dynrt_now_ns();
+  __m512 s = a[0];
+  for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, a[i]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return 2.0 * 16 * 16 * iters / (double)(t1 - t0); /* GFLOP/s */
+}
+
+__attribute__((target("avx2,fma"), noinline)) static double peak_ymm_run(unsigned iters) {
+  __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  __m256 a[12];
+  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+  uint64_t t0 = dynrt_now_ns();
+  for (unsigned it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    __asm__ volatile("" : "+x"(a[0]), "+x"(a[6]), "+x"(a[11]));
+  }
+  uint64_t t1 = dynrt_now_ns();
+  float out[8], sum = 0.0f;
+  for (int i = 1; i < 12; i++) a[0] = _mm256_add_ps(a[0], a[i]);
+  _mm256_storeu_ps(out, a[0]);
+  for (int i = 0; i < 8; i++) sum += out[i];
+  volatile float sink = sum;
+  (void)sink;
+  return 2.0 * 12 * 8 * iters / (double)(t1 - t0);
+}
+#endif
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static double median(double *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Best of 5 (the peak is an upper bound; slow samples are interference). */
+static double peak(double (*fn)(unsigned)) {
+  double best = 0.0;
+  for (int i = 0; i < 5; i++) {
+    double g = fn(PEAK_ITERS / 4);
+    if (g > best) best = g;
+  }
+  return best;
+}
+
+/* ---- cases ---- */
+
+typedef enum { CASE_GEMM, CASE_DW, CASE_FC } case_kind;
+
+typedef struct bcase {
+  case_kind kind;
+  const char *group;
+  size_t h, w;       /* spatial size (GEMM: m = h*w; FC: 1x1) */
+  size_t n, k;       /* used output / input channels (DW: channels in n) */
+  size_t nmax, kmax; /* packed layer size (sliced when larger than n, k) */
+  size_t ks, stride; /* DW */
+} bcase;
+
+static const bcase cases[] = {
+    /* 1x1 convolutions of MBConv blocks: expand and project at each resolution. */
+    {CASE_GEMM, "gemm", 32, 32, 144, 24, 144, 24, 0, 0},
+    {CASE_GEMM, "gemm", 32, 32, 24, 144, 24, 144, 0, 0},
+    {CASE_GEMM, "gemm", 16, 16, 240, 40, 240, 40, 0, 0},
+    {CASE_GEMM, "gemm", 16, 16, 40, 240, 40, 240, 0, 0},
+    {CASE_GEMM, "gemm", 8, 8, 480, 80, 480, 80, 0, 0},
+    {CASE_GEMM, "gemm", 8, 8, 80, 480, 80, 480, 0, 0},
+    {CASE_GEMM, "gemm", 4, 4, 960, 160, 960, 160, 0, 0},
+    {CASE_GEMM, "gemm", 4, 4, 160, 960, 160, 960, 0, 0},
+    /* Sliced prefixes of a larger packed layer, and the same sizes packed densely. */
+    {CASE_GEMM, "slice", 32, 32, 96, 24, 144, 24, 0, 0},
+    {CASE_GEMM, "slice", 32, 32, 96, 24, 96, 24, 0, 0},
+    {CASE_GEMM, "slice", 32, 32, 24, 72, 24, 144, 0, 0},
+    {CASE_GEMM, "slice", 32, 32, 24, 72, 24, 72, 0, 0},
+    {CASE_GEMM, "slice", 4, 4, 640, 160, 960, 160, 0, 0},
+    {CASE_GEMM, "slice", 4, 4, 640, 160, 640, 160, 0, 0},
+    {CASE_GEMM, "slice", 8, 8, 320, 56, 480, 80, 0, 0},
+    {CASE_GEMM, "slice", 8, 8, 320, 56, 320, 56, 0, 0},
+    /* Depthwise, stride 1, at each resolution; and two stride-2 layers. */
+    {CASE_DW, "dw", 32, 32, 144, 0, 144, 0, 3, 1},
+    {CASE_DW, "dw", 32, 32, 144, 0, 144, 0, 5, 1},
+    {CASE_DW, "dw", 32, 32, 144, 0, 144, 0, 7, 1},
+    {CASE_DW, "dw", 16, 16, 240, 0, 240, 0, 3, 1},
+    {CASE_DW, "dw", 16, 16, 240, 0, 240, 0, 5, 1},
+    {CASE_DW, "dw", 16, 16, 240, 0, 240, 0, 7, 1},
+    {CASE_DW, "dw", 8, 8, 480, 0, 480, 0, 3, 1},
+    {CASE_DW, "dw", 8, 8, 480, 0, 480, 0, 5, 1},
+    {CASE_DW, "dw", 8, 8, 480, 0, 480, 0, 7, 1},
+    {CASE_DW, "dw", 4, 4, 480, 0, 480, 0, 3, 1},
+    {CASE_DW, "dw", 4, 4, 480, 0, 480, 0, 5, 1},
+    {CASE_DW, "dw", 4, 4, 480, 0, 480, 0, 7, 1},
+    {CASE_DW, "dw", 32, 32, 144, 0, 144, 0, 5, 2},
+    {CASE_DW, "dw", 16, 16, 240, 0, 240, 0, 7, 2},
+    /* Classifier head. */
+    {CASE_FC, "fc", 1, 1, 1280, 960, 1280, 960, 0, 0},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static double case_flops(const bcase *c) {
+  if (c->kind == CASE_DW) {
+    size_t oh = (c->h - 1) / c->stride + 1, ow = (c->w - 1) / c->stride + 1;
+    return 2.0 * (double)(oh * ow * c->n * c->ks * c->ks);
+  }
+  return 2.0 * (double)(c->h * c->w * c->n * c->k);
+}
+
+static void case_label(const bcase *c, char *buf, size_t size) {
+  if (c->kind == CASE_DW)
+    snprintf(buf, size, "dw %zux%zu s%zu %zux%zux%zu", c->ks, c->ks, c->stride, c->h, c->w, c->n);
+  else if (c->kind == CASE_FC)
+    snprintf(buf, size, "FC %zu->%zu", c->k, c->n);
+  else if (c->n != c->nmax || c->k != c->kmax)
+    snprintf(buf, size, "1x1 %zux%zu %zu->%zu of %zu->%zu", c->h, c->w, c->k, c->n, c->kmax,
+             c->nmax);
+  else
+    snprintf(buf, size, "1x1 %zux%zu %zu->%zu", c->h, c->w, c->k, c->n);
+}
+
+static float *rand_buf(size_t n) {
+  /* 64 bytes of slack: XNNPACK may read up to XNN_EXTRA_BYTES past a tensor. */
+  float *p = malloc(n * sizeof(float) + 64);
+  if (!p) {
+    fprintf(stderr, "bench_kernels: out of memory\n");
+    exit(1);
+  }
+  for (size_t i = 0; i < n + 16; i++) p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  return p;
+}
+
+/* ---- implementations: one "runner" per library and case ---- */
+
+typedef struct runner {
+  const char *name;
+  void (*run)(struct runner *r);
+  void *state;
+  int ok;
+  /* dynrt */
+  const dynrt_kernels *tab;
+  dynrt_gemm_args g;
+  dynrt_dw_args d;
+} runner;
+
+static void run_dynrt(runner *r) {
+  if (r->g.c)
+    r->tab->gemm(&r->g);
+  else
+    r->tab->dwconv(&r->d);
+}
+
+/* Buffers shared by all runners of a case (same input values for everyone). */
+typedef struct bufs {
+  float *in, *in_bordered, *wsrc, *wpacked, *bias, *scale, *out;
+} bufs;
+
+static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
+  if (c->kind == CASE_DW) {
+    size_t p = 3, cs = c->nmax, rs = (c->w + 2 * p) * cs;
+    size_t ow = (c->w - 1) / c->stride + 1, oh = (c->h - 1) / c->stride + 1;
+    dynrt_dw_args d = {c->h, c->w, c->n, c->ks, c->stride, b->in_bordered + p * rs + p * cs, rs,
+                       cs, b->wpacked, c->nmax, b->scale, b->bias, DYNRT_ACT_RELU, b->out,
+                       ow * cs, cs, 0, oh, NULL};
+    r->d = d;
+  } else {
+    dynrt_gemm_args g = {c->h * c->w, c->n, c->k, b->in, c->kmax, NULL, b->wpacked,
+                         c->kmax * DYNRT_NR, b->scale, b->bias, DYNRT_ACT_RELU, NULL, 0, b->out,
+                         c->nmax};
+    r->g = g;
+  }
+  r->run = run_dynrt;
+  r->ok = 1;
+}
+
+#ifdef DYNRT_BENCH_XNNPACK
+static void run_xnn(runner *r) { xnn_run_operator((xnn_operator_t)r->state, NULL); }
+
+static void xnn_setup(runner *r, const bcase *c, bufs *b) {
+  xnn_operator_t op = NULL;
+  enum xnn_status st;
+  const float lo = 0.0f, hi = INFINITY; /* ReLU, fused as the output clamp */
+  if (c->kind == CASE_FC) {
+    st = xnn_create_fully_connected_nc_f32(c->k, c->n, c->k, c->n, b->wsrc, b->bias, lo, hi, 0,
+                                           &op);
+    if (st == xnn_status_success) st = xnn_setup_fully_connected_nc_f32(op, 1, b->in, b->out, NULL);
+  } else if (c->kind == CASE_GEMM) {
+    st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, c->k, c->n, c->k, c->n,
+                                           b->wsrc, b->bias, lo, hi, 0, &op);
+    if (st == xnn_status_success)
+      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
+  } else {
+    uint32_t p = (uint32_t)(c->ks / 2), k = (uint32_t)c->ks, s = (uint32_t)c->stride;
+    st = xnn_create_convolution2d_nhwc_f32(p, p, p, p, k, k, s, s, 1, 1, (uint32_t)c->n, 1, 1,
+                                           c->n, c->n, b->wsrc, b->bias, lo, hi,
+                                           XNN_FLAG_DEPTHWISE_CONVOLUTION, &op);
+    if (st == xnn_status_success)
+      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
+  }
+  r->state = op;
+  r->run = run_xnn;
+  r->ok = st == xnn_status_success;
+  if (!r->ok) fprintf(stderr, "bench_kernels: XNNPACK setup failed (status %d)\n", (int)st);
+}
+static void xnn_teardown(runner *r) {
+  if (r->state) xnn_delete_operator((xnn_operator_t)r->state);
+}
+#endif
+
+#ifdef DYNRT_BENCH_DNNL
+typedef struct dnnl_state {
+  dnnl_primitive_t prim;
+  dnnl_stream_t stream;
+  dnnl_memory_t src, wei, bia, dst;
+  dnnl_exec_arg_t args[4];
+} dnnl_state;
+
+static dnnl_engine_t dnnl_eng;
+
+static void run_dnnl(runner *r) {
+  dnnl_state *s = r->state;
+  dnnl_primitive_execute(s->prim, s->stream, 4, s->args);
+  dnnl_stream_wait(s->stream);
+}
+
+/* Weights in whatever layout oneDNN picks (format any), filled with values directly:
+ * timing does not depend on which values they are. */
+static void dnnl_setup(runner *r, const bcase *c, bufs *b) {
+  dnnl_state *s = calloc(1, sizeof *s);
+  r->state = s;
+  r->run = run_dnnl;
+  r->ok = 0;
+  if (!s) return;
+  if (!dnnl_eng && dnnl_engine_create(&dnnl_eng, dnnl_cpu, 0) != dnnl_success) return;
+  dnnl_memory_desc_t src_md, wei_md, bia_md, dst_md;
+  dnnl_dims_t bias_dims = {(dnnl_dim_t)c->n};
+  dnnl_memory_desc_init_by_tag(&bia_md, 1, bias_dims, dnnl_f32, dnnl_a);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_post_ops_t po = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_attr_create(&attr);
+  dnnl_post_ops_create(&po);
+  dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+  dnnl_primitive_attr_set_post_ops(attr, po);
+  dnnl_status_t st;
+  if (c->kind == CASE_FC) {
+    dnnl_dims_t sd = {1, (dnnl_dim_t)c->k}, wd = {(dnnl_dim_t)c->n, (dnnl_dim_t)c->k},
+                dd = {1, (dnnl_dim_t)c->n};
+    dnnl_memory_desc_init_by_tag(&src_md, 2, sd, dnnl_f32, dnnl_nc);
+    dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_nc);
+    dnnl_inner_product_desc_t ipd;
+    st = dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src_md, &wei_md,
+                                              &bia_md, &dst_md);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &ipd, attr, dnnl_eng, NULL);
+  } else {
+    dnnl_dim_t kin = c->kind == CASE_DW ? (dnnl_dim_t)c->n : (dnnl_dim_t)c->k;
+    dnnl_dim_t ks = c->kind == CASE_DW ? (dnnl_dim_t)c->ks : 1, st_ = (dnnl_dim_t)(c->stride ? c->stride : 1);
+    dnnl_dim_t oh = ((dnnl_dim_t)c->h - 1) / st_ + 1, ow = ((dnnl_dim_t)c->w - 1) / st_ + 1;
+    dnnl_dims_t sd = {1, kin, (dnnl_dim_t)c->h, (dnnl_dim_t)c->w};
+    dnnl_dims_t dd = {1, (dnnl_dim_t)c->n, oh, ow};
+    dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_f32, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&dst_md, 4, dd, dnnl_f32, dnnl_nhwc);
+    if (c->kind == CASE_DW) {
+      dnnl_dims_t wd = {(dnnl_dim_t)c->n, 1, 1, ks, ks};
+      dnnl_memory_desc_init_by_tag(&wei_md, 5, wd, dnnl_f32, dnnl_format_tag_any);
+    } else {
+      dnnl_dims_t wd = {(dnnl_dim_t)c->n, kin, 1, 1};
+      dnnl_memory_desc_init_by_tag(&wei_md, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    }
+    dnnl_dims_t strides = {st_, st_}, pad = {ks / 2, ks / 2};
+    dnnl_convolution_desc_t cd;
+    st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                            &src_md, &wei_md, &bia_md, &dst_md, strides, pad, pad);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &cd, attr, dnnl_eng, NULL);
+  }
+  dnnl_post_ops_destroy(po);
+  dnnl_primitive_attr_destroy(attr);
+  if (st != dnnl_success) {
+    fprintf(stderr, "bench_kernels: oneDNN setup failed (status %d)\n", (int)st);
+    return;
+  }
+  const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl_memory_create(&s->src, &src_md, dnnl_eng, b->in);
+  dnnl_memory_create(&s->wei, wmd, dnnl_eng, DNNL_MEMORY_ALLOCATE);
+  dnnl_memory_create(&s->bia, &bia_md, dnnl_eng, b->bias);
+  dnnl_memory_create(&s->dst, &dst_md, dnnl_eng, b->out);
+  void *wh = NULL;
+  dnnl_memory_get_data_handle(s->wei, &wh);
+  size_t wn = dnnl_memory_desc_get_size(wmd) / sizeof(float);
+  for (size_t i = 0; i < wn; i++) ((float *)wh)[i] = (float)(i % 7) * 0.01f;
+  st = dnnl_primitive_create(&s->prim, pd);
+  dnnl_primitive_desc_destroy(pd);
+  if (st != dnnl_success) return;
+  dnnl_stream_create(&s->stream, dnnl_eng, dnnl_stream_default_flags);
+  s->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+  s->args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
+  s->args[2] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bia};
+  s->args[3] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
+  r->ok = 1;
+}
+static void dnnl_teardown(runner *r) {
+  dnnl_state *s = r->state;
+  if (!s) return;
+  if (s->prim) dnnl_primitive_destroy(s->prim);
+  if (s->stream) dnnl_stream_destroy(s->stream);
+  if (s->src) dnnl_memory_destroy(s->src);
+  if (s->wei) dnnl_memory_destroy(s->wei);
+  if (s->bia) dnnl_memory_destroy(s->bia);
+  if (s->dst) dnnl_memory_destroy(s->dst);
+  free(s);
+}
+#endif
+
+/* ---- driver ---- */
+
+#define MAX_RUNNERS 5
+/* FMA-loop iterations per peak sample: 32k zmm FMAs, a few microseconds. */
+#define PEAK_CHUNK 2048u
+
+/* The peak loop runs interleaved with the kernels, so that "fraction of peak" compares
+ * samples taken under the same load from other processes (this is a shared machine). */
+static double (*peak_fn)(unsigned);
+static double peak_flops_per_call;
+static void run_peak(runner *r) {
+  (void)r;
+  peak_fn(PEAK_CHUNK);
+}
+
+static void bench_case(const bcase *c, size_t reps, double peak_best, double peak_ymm) {
+  bufs b;
+  size_t m = c->h * c->w;
+  size_t nmax = c->nmax, kmax = c->kind == CASE_DW ? 1 : c->kmax;
+  if (c->kind == CASE_DW) {
+    size_t p = 3;
+    b.in = rand_buf(m * c->n);
+    b.in_bordered = calloc((c->h + 2 * p) * (c->w + 2 * p) * nmax + 16, sizeof(float));
+    for (size_t y = 0; y < c->h; y++)
+      for (size_t x = 0; x < c->w; x++)
+        memcpy(b.in_bordered + ((y + p) * (c->w + 2 * p) + x + p) * nmax,
+               b.in + (y * c->w + x) * c->n, c->n * sizeof(float));
+    b.wsrc = rand_buf(c->ks * c->ks * nmax); /* XNNPACK: [k][k][C]; dynrt: [k*k][Cmax] */
+    b.wpacked = rand_buf(c->ks * c->ks * nmax);
+    dynrt__dw_pack(b.wsrc, c->n, c->ks, b.wpacked, nmax);
+  } else {
+    b.in = rand_buf(m * kmax);
+    b.in_bordered = NULL;
+    b.wsrc = rand_buf(nmax * kmax);
+    b.wpacked = rand_buf(dynrt__gemm_packed_size(nmax, kmax));
+    dynrt__gemm_pack(b.wsrc, nmax, kmax, b.wpacked);
+  }
+  b.bias = rand_buf(nmax);
+  b.scale = rand_buf(nmax);
+  b.out = rand_buf(m * nmax);
+
+  runner rs[MAX_RUNNERS];
+  size_t nr = 0;
+  memset(rs, 0, sizeof rs);
+  const dynrt_kernels *best = dynrt__kernels();
+  rs[nr].name = "dynrt";
+  rs[nr].tab = best;
+  dynrt_setup(&rs[nr++], c, &b);
+  const dynrt_kernels *avx2 = dynrt__kernels_by_name("avx2");
+  if (avx2 && avx2 != best) {
+    rs[nr].name = "dynrt-avx2";
+    rs[nr].tab = avx2;
+    dynrt_setup(&rs[nr++], c, &b);
+  }
+  int peers = strcmp(c->group, "slice") != 0 || c->n == c->nmax;
+#ifdef DYNRT_BENCH_XNNPACK
+  size_t xi = nr;
+  if (peers) {
+    rs[nr].name = "XNNPACK";
+    xnn_setup(&rs[nr++], c, &b);
+  }
+#endif
+#ifdef DYNRT_BENCH_DNNL
+  size_t di = nr;
+  if (peers) {
+    rs[nr].name = "oneDNN";
+    dnnl_setup(&rs[nr++], c, &b);
+  }
+#endif
+  (void)peers;
+  size_t pi = nr;
+  if (peak_fn) {
+    rs[nr].name = "peak";
+    rs[nr].run = run_peak;
+    rs[nr++].ok = 1;
+  }
+
+  /* Batch calls so one sample lasts about 100 us (clock overhead and noise). */
+  uint64_t t0 = dynrt_now_ns();
+  rs[0].run(&rs[0]);
+  double once = (double)(dynrt_now_ns() - t0);
+  size_t batch = once > 100000.0 ? 1 : (size_t)(100000.0 / (once + 1.0)) + 1;
+  double *samples = malloc(reps * MAX_RUNNERS * sizeof(double));
+  size_t warm = reps / 10 + 2;
+  for (size_t rep = 0; rep < warm + reps; rep++)
+    for (size_t j = 0; j < nr; j++) {
+      runner *r = &rs[(j + rep) % nr]; /* rotate who runs first */
+      if (!r->ok) continue;
+      uint64_t s0 = dynrt_now_ns();
+      for (size_t i = 0; i < batch; i++) r->run(r);
+      uint64_t s1 = dynrt_now_ns();
+      if (rep >= warm) samples[(size_t)(r - rs) * reps + rep - warm] = (double)(s1 - s0) / batch;
+    }
+
+  char label[64];
+  case_label(c, label, sizeof label);
+  double flops = case_flops(c);
+  double local_peak = 0.0;
+  if (pi < nr) local_peak = peak_flops_per_call / median(samples + pi * reps, reps);
+  printf("| %-30s |", label);
+  for (size_t j = 0; j < MAX_RUNNERS - 1; j++) {
+    if (j == pi || j >= nr || !rs[j].ok) {
+      printf(" %18s |", "-");
+      continue;
+    }
+    double ns = median(samples + j * reps, reps), gf = flops / ns;
+    double pk = rs[j].name && !strcmp(rs[j].name, "dynrt-avx2") ? peak_ymm : peak_best;
+    /* Local ymm peak: the zmm one scaled by the ratio measured at start. */
+    if (local_peak > 0.0) pk = pk == peak_best ? local_peak : local_peak * peak_ymm / peak_best;
+    if (j == 0 || (rs[j].name && !strcmp(rs[j].name, "dynrt-avx2")))
+      printf(" %6.1f us %4.0f %3.0f%% |", ns / 1e3, gf, 100.0 * gf / pk);
+    else
+      printf(" %6.1f us %4.0f GF |", ns / 1e3, gf);
+  }
+  printf(" %5.0f |\n", local_peak);
+  fflush(stdout);
+#ifdef DYNRT_BENCH_XNNPACK
+  if (peers) xnn_teardown(&rs[xi]);
+#endif
+#ifdef DYNRT_BENCH_DNNL
+  if (peers) dnnl_teardown(&rs[di]);
+#endif
+  free(samples);
+  free(b.in), free(b.in_bordered), free(b.wsrc), free(b.wpacked), free(b.bias), free(b.scale);
+  free(b.out);
+}
+
+int main(int argc, char **argv) {
+  size_t reps = 200;
+  const char *only = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = (size_t)strtoul(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else {
+      fprintf(stderr, "usage: %s [--reps N] [--only gemm|slice|dw|fc]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (reps < 5) reps = 5;
+#ifdef DYNRT_BENCH_DNNL
+  if (!getenv("OMP_NUM_THREADS")) {
+    setenv("OMP_NUM_THREADS", "1", 1);
+    execv("/proc/self/exe", argv);
+    perror("bench_kernels: re-exec with OMP_NUM_THREADS=1");
+  }
+#endif
+#ifdef DYNRT_BENCH_XNNPACK
+  if (xnn_initialize(NULL) != xnn_status_success) {
+    fprintf(stderr, "bench_kernels: xnn_initialize failed\n");
+    return 1;
+  }
+#endif
+  const dynrt_kernels *best = dynrt__kernels();
+  double pz = 0.0, py = 0.0;
+#if defined(__x86_64__)
+  unsigned f = dynrt_cpu_features();
+  if (f & DYNRT_CPU_AVX512F) pz = peak(peak_zmm_run);
+  if ((f & DYNRT_CPU_AVX2) && (f & DYNRT_CPU_FMA)) py = peak(peak_ymm_run);
+#endif
+  int zmm = !strcmp(best->name, "avx512");
+  double pbest = zmm ? pz : py;
+#if defined(__x86_64__)
+  if (zmm || !strcmp(best->name, "avx2")) {
+    peak_fn = zmm ? peak_zmm_run : peak_ymm_run;
+    peak_flops_per_call = 2.0 * (zmm ? 16 * 16 : 12 * 8) * PEAK_CHUNK;
+  }
+#endif
+  printf("single-core FMA peak: zmm %.1f GFLOP/s, ymm %.1f GFLOP/s; dynrt table: %s; "
+         "1 thread, median of %zu interleaved samples\n\n",
+         pz, py, best->name, reps);
+  printf("| %-30s | %-18s | %-18s | %-18s | %-18s | %-5s |\n", "case", "dynrt us GF %peak",
+         "dynrt-avx2 us GF %ymm", "XNNPACK", "oneDNN", "peak");
+  printf("|%s|%s|%s|%s|%s|%s|\n", "--------------------------------", "--------------------",
+         "--------------------", "--------------------", "--------------------", "-------");
+  for (size_t i = 0; i < NCASES; i++) {
+    if (only && strcmp(only, cases[i].group)) continue;
+    bench_case(&cases[i], reps, pbest > 0 ? pbest : 1.0, py > 0 ? py : 1.0);
+  }
+  return 0;
+}

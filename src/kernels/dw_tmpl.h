@@ -1,0 +1,102 @@
+/*
+ * dw_tmpl.h - the SIMD depthwise convolution template, compiled once per ISA (see
+ * simd_tmpl.h). Semantics are those of dynrt_dw_args in kernels.h.
+ *
+ * Direct NHWC: VW channels per vector, a block of BW output pixels along a row. For each
+ * kernel row, the k weight vectors are loaded once and every input vector of the row span
+ * is loaded once and fed to all the outputs that use it, so a stride-1 3x3 block of 8
+ * pixels costs 3 x (10 + 3) loads for 72 FMAs. Kernel size, stride and block width are
+ * compile-time constants of each instantiation (full unrolling, no tap branches). The zero
+ * border of the input removes all padding tests. Channel tails use masked loads/stores;
+ * the SE pooling sums (args->sum) are accumulated in registers across a row and added to
+ * memory once per row and channel vector.
+ */
+#include "kernels/simd_tmpl.h"
+
+DYNRT_INLINE void dw_block(const dynrt_dw_args *d, const int K, const int S, const int BW,
+                           const int TAIL, size_t oy, size_t ox0, size_t c0, vmask msk, vf sc,
+                           vf sh, vf *ssum) {
+  const ptrdiff_t P = K / 2, cs = (ptrdiff_t)d->in_cs, rs = (ptrdiff_t)d->in_rs;
+  const size_t wcs = d->wt_cs;
+  const float *x0 =
+      d->in + ((ptrdiff_t)(oy * S) - P) * rs + ((ptrdiff_t)(ox0 * S) - P) * cs + (ptrdiff_t)c0;
+  vf acc[DW_BW_BIG];
+#pragma GCC unroll 8
+  for (int i = 0; i < BW; i++) acc[i] = vzero();
+#pragma GCC unroll 1
+  for (int ky = 0; ky < K; ky++) {
+    const float *xr = x0 + ky * rs, *wr = d->wt + (size_t)(ky * K) * wcs + c0;
+    vf w[7];
+#pragma GCC unroll 7
+    for (int kx = 0; kx < K; kx++) w[kx] = TAIL ? vloadm(wr + kx * wcs, msk) : vload(wr + kx * wcs);
+#pragma GCC unroll 24
+    for (int j = 0; j < (BW - 1) * S + K; j++) {
+      vf x = vload(xr + j * cs);
+#pragma GCC unroll 8
+      for (int i = 0; i < BW; i++) {
+        int kx = j - i * S;
+        if (kx >= 0 && kx < K) acc[i] = vfma(x, w[kx], acc[i]);
+      }
+    }
+  }
+  float *o = d->out + oy * d->out_rs + ox0 * d->out_cs + c0;
+#pragma GCC unroll 8
+  for (int i = 0; i < BW; i++) {
+    vf y = vact(d->act, vfma(acc[i], sc, sh));
+    if (TAIL)
+      vstorem(o + (size_t)i * d->out_cs, msk, y);
+    else
+      vstore(o + (size_t)i * d->out_cs, y);
+    *ssum = vadd(*ssum, y);
+  }
+}
+
+/* One output row segment [0, ow) of one channel vector: big blocks, one mid block, singles. */
+DYNRT_INLINE void dw_span(const dynrt_dw_args *d, const int K, const int S, const int TAIL,
+                          size_t oy, size_t ow, size_t c0, vmask msk, vf sc, vf sh, vf *ssum) {
+  size_t ox = 0;
+  for (; ox + DW_BW_BIG <= ow; ox += DW_BW_BIG)
+    dw_block(d, K, S, DW_BW_BIG, TAIL, oy, ox, c0, msk, sc, sh, ssum);
+  if (ow - ox >= DW_BW_MID) {
+    dw_block(d, K, S, DW_BW_MID, TAIL, oy, ox, c0, msk, sc, sh, ssum);
+    ox += DW_BW_MID;
+  }
+  for (; ox < ow; ox++) dw_block(d, K, S, 1, TAIL, oy, ox, c0, msk, sc, sh, ssum);
+}
+
+DYNRT_INLINE void dw_rows(const dynrt_dw_args *d, const int K, const int S) {
+  const size_t ow = (d->w - 1) / (size_t)S + 1;
+  for (size_t oy = d->oy0; oy < d->oy1; oy++) {
+    for (size_t c0 = 0; c0 < d->c; c0 += VW) {
+      size_t cnt = DYNRT_MIN((size_t)VW, d->c - c0);
+      vmask msk = vmask_n(cnt);
+      vf sc = vscale(d->scale, c0, cnt, msk), sh = vshift(d->shift, c0, cnt, msk);
+      vf ssum = vzero();
+      if (cnt == VW)
+        dw_span(d, K, S, 0, oy, ow, c0, msk, sc, sh, &ssum);
+      else
+        dw_span(d, K, S, 1, oy, ow, c0, msk, sc, sh, &ssum);
+      if (d->sum) vstore_n(d->sum + c0, cnt, msk, vadd(vload_n(d->sum + c0, cnt, msk), ssum));
+    }
+  }
+}
+
+static void dw_k3s1(const dynrt_dw_args *d) { dw_rows(d, 3, 1); }
+static void dw_k3s2(const dynrt_dw_args *d) { dw_rows(d, 3, 2); }
+static void dw_k5s1(const dynrt_dw_args *d) { dw_rows(d, 5, 1); }
+static void dw_k5s2(const dynrt_dw_args *d) { dw_rows(d, 5, 2); }
+static void dw_k7s1(const dynrt_dw_args *d) { dw_rows(d, 7, 1); }
+static void dw_k7s2(const dynrt_dw_args *d) { dw_rows(d, 7, 2); }
+
+void ISA_NAME(dynrt__dwconv)(const dynrt_dw_args *d) {
+  dynrt__dw_check(d);
+  if (!d->c || d->oy0 == d->oy1) return;
+  switch (d->k * 2 + d->stride - 1) {
+  case 6: dw_k3s1(d); break;
+  case 7: dw_k3s2(d); break;
+  case 10: dw_k5s1(d); break;
+  case 11: dw_k5s2(d); break;
+  case 14: dw_k7s1(d); break;
+  default: dw_k7s2(d); break;
+  }
+}

@@ -1,0 +1,169 @@
+/*
+ * gemm_tmpl.h - the SIMD GEMM (1x1 convolution / fully connected) template, compiled once
+ * per ISA (see simd_tmpl.h). Semantics are those of dynrt_gemm_args in kernels.h.
+ *
+ * Loop order: column blocks of 2*VW (two panels with AVX-512, one with AVX2) outside, row
+ * tiles of GEMM_MR inside, so each weight panel is streamed from memory once per call and
+ * the row tiles reuse it from L1/L2. Each tile keeps GEMM_MR x 2 accumulators in registers
+ * and broadcasts one A value per row and k. M = 1 (FC heads, SE) takes a GEMV path with
+ * 4 column vectors x 2 k-chains, enough independent FMAs to stream weights at full speed.
+ * The SE channel scale is folded into the B vectors (2 multiplies per k instead of MR).
+ * Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the same blob.
+ */
+#include "kernels/simd_tmpl.h"
+
+/* B vector starting at column col, row 0. */
+DYNRT_INLINE const float *gemm_bcol(const dynrt_gemm_args *g, size_t col) {
+  return g->w + (col / DYNRT_NR) * g->panel_stride + col % DYNRT_NR;
+}
+
+/* Epilogue of one row's vector at column col: scale/shift, act, residual, masked store. */
+DYNRT_INLINE void gemm_store(const dynrt_gemm_args *g, size_t row, size_t col, vf acc, vf sc,
+                             vf sh, size_t cnt, vmask msk) {
+  vf y = vact(g->act, vfma(acc, sc, sh));
+  if (g->res) y = vadd(y, vload_n(g->res + row * g->ldr + col, cnt, msk));
+  vstore_n(g->c + row * g->ldc + col, cnt, msk, y);
+}
+
+DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
+                            const int NV, const int KS) {
+  vf acc[GEMM_MR][2];
+  const float *ap[GEMM_MR], *bp[2];
+  const float *s = g->a_kscale;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    ap[i] = g->a + (m0 + (size_t)i) * g->lda;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) acc[i][v] = vzero();
+  }
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
+  for (size_t k = 0; k < g->k; k++) {
+    vf b[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+      b[v] = vload(bp[v] + k * DYNRT_NR);
+      if (KS) b[v] = vmul(b[v], vset1(s[k]));
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      vf a = vset1(ap[i][k]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) acc[i][v] = vfma(a, b[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) {
+    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
+    vmask msk = vmask_n(cnt);
+    vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) gemm_store(g, m0 + (size_t)i, col, acc[i][v], sc, sh, cnt, msk);
+  }
+}
+
+/* One row, up to 4 column vectors, two k-chains each (8 independent accumulators). */
+DYNRT_INLINE void gemv_tile(const dynrt_gemm_args *g, size_t j0, const int NV, const int KS) {
+  vf acc0[4], acc1[4];
+  const float *bp[4];
+  const float *a = g->a, *s = g->a_kscale;
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) {
+    acc0[v] = acc1[v] = vzero();
+    bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
+  }
+  size_t k = 0;
+  for (; k + 2 <= g->k; k += 2) {
+    vf a0 = vset1(KS ? a[k] * s[k] : a[k]), a1 = vset1(KS ? a[k + 1] * s[k + 1] : a[k + 1]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      acc0[v] = vfma(a0, vload(bp[v] + k * DYNRT_NR), acc0[v]);
+      acc1[v] = vfma(a1, vload(bp[v] + (k + 1) * DYNRT_NR), acc1[v]);
+    }
+  }
+  if (k < g->k) {
+    vf a0 = vset1(KS ? a[k] * s[k] : a[k]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) acc0[v] = vfma(a0, vload(bp[v] + k * DYNRT_NR), acc0[v]);
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) {
+    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
+    vmask msk = vmask_n(cnt);
+    vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
+    gemm_store(g, 0, col, vadd(acc0[v], acc1[v]), sc, sh, cnt, msk);
+  }
+}
+
+typedef void (*gemm_tile_fn)(const dynrt_gemm_args *g, size_t m0, size_t j0);
+
+#define GEMM_TILE_FNS(MR)                                                                      \
+  static void gemm_tile_##MR##_1(const dynrt_gemm_args *g, size_t m0, size_t j0) {             \
+    if (g->a_kscale)                                                                           \
+      gemm_tile(g, m0, j0, MR, 1, 1);                                                          \
+    else                                                                                       \
+      gemm_tile(g, m0, j0, MR, 1, 0);                                                          \
+  }                                                                                            \
+  static void gemm_tile_##MR##_2(const dynrt_gemm_args *g, size_t m0, size_t j0) {             \
+    if (g->a_kscale)                                                                           \
+      gemm_tile(g, m0, j0, MR, 2, 1);                                                          \
+    else                                                                                       \
+      gemm_tile(g, m0, j0, MR, 2, 0);                                                          \
+  }
+GEMM_TILE_FNS(1)
+GEMM_TILE_FNS(2)
+GEMM_TILE_FNS(3)
+GEMM_TILE_FNS(4)
+GEMM_TILE_FNS(5)
+GEMM_TILE_FNS(6)
+#if GEMM_MR > 6
+GEMM_TILE_FNS(7)
+GEMM_TILE_FNS(8)
+#endif
+
+/* [rows][vectors - 1] */
+static const gemm_tile_fn gemm_tiles[GEMM_MR + 1][2] = {
+    {NULL, NULL},
+    {gemm_tile_1_1, gemm_tile_1_2},
+    {gemm_tile_2_1, gemm_tile_2_2},
+    {gemm_tile_3_1, gemm_tile_3_2},
+    {gemm_tile_4_1, gemm_tile_4_2},
+    {gemm_tile_5_1, gemm_tile_5_2},
+    {gemm_tile_6_1, gemm_tile_6_2},
+#if GEMM_MR > 6
+    {gemm_tile_7_1, gemm_tile_7_2},
+    {gemm_tile_8_1, gemm_tile_8_2},
+#endif
+};
+
+#define GEMV_FN(NV)                                                                            \
+  static void gemv_##NV(const dynrt_gemm_args *g, size_t j0) {                                 \
+    if (g->a_kscale)                                                                           \
+      gemv_tile(g, j0, NV, 1);                                                                 \
+    else                                                                                       \
+      gemv_tile(g, j0, NV, 0);                                                                 \
+  }
+GEMV_FN(1)
+GEMV_FN(2)
+GEMV_FN(3)
+GEMV_FN(4)
+static void (*const gemv_fns[5])(const dynrt_gemm_args *g, size_t j0) = {NULL, gemv_1, gemv_2,
+                                                                          gemv_3, gemv_4};
+
+void ISA_NAME(dynrt__gemm)(const dynrt_gemm_args *g) {
+  dynrt__gemm_check(g);
+  if (!g->m || !g->n) return;
+  if (g->m == 1) {
+    for (size_t j0 = 0; j0 < g->n; j0 += 4 * VW) {
+      size_t nv = DYNRT_MIN((size_t)4, DYNRT_DIV_UP(g->n - j0, (size_t)VW));
+      gemv_fns[nv](g, j0);
+    }
+    return;
+  }
+  for (size_t j0 = 0; j0 < g->n; j0 += 2 * VW) {
+    size_t nv = g->n - j0 > VW ? 2 : 1;
+    size_t m0 = 0;
+    for (; m0 + GEMM_MR <= g->m; m0 += GEMM_MR) gemm_tiles[GEMM_MR][nv - 1](g, m0, j0);
+    if (m0 < g->m) gemm_tiles[g->m - m0][nv - 1](g, m0, j0);
+  }
+}

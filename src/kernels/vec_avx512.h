@@ -1,0 +1,42 @@
+/*
+ * vec_avx512.h - the vector vocabulary of the SIMD kernel templates for AVX-512: 16 float
+ * lanes per zmm, tails through __mmask16 (masked loads never fault past the tail).
+ * Included only by *_avx512.c files, which are compiled with the AVX-512 flags.
+ */
+#ifndef DYNRT_VEC_AVX512_H
+#define DYNRT_VEC_AVX512_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+#define VW 16
+#define ISA_NAME(name) name##_avx512
+/* Register tiles: GEMM 8 rows x 32 columns (16 accumulators of 32 zmm), depthwise blocks
+ * of 8 and 4 output pixels, dense conv 8 pixels x 32 output channels. */
+#define GEMM_MR 8
+#define CONV_MR 8
+#define DW_BW_BIG 8
+#define DW_BW_MID 4
+
+typedef __m512 vf;
+typedef __mmask16 vmask;
+
+static inline vmask vmask_n(size_t n) {
+  return n >= VW ? (vmask)0xFFFF : (vmask)((1u << n) - 1u);
+}
+static inline vf vzero(void) { return _mm512_setzero_ps(); }
+static inline vf vset1(float x) { return _mm512_set1_ps(x); }
+static inline vf vload(const float *p) { return _mm512_loadu_ps(p); }
+static inline vf vloadm(const float *p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline void vstore(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline void vstorem(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
+static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+/* max/min return their second operand when either is NaN: callers pass the data second
+ * so that NaN propagates like the scalar reference. */
+static inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+
+#endif /* DYNRT_VEC_AVX512_H */

@@ -1,0 +1,15 @@
+# Kernel table selection: DYNRT_KERNELS is read once per process, so each value is its own
+# run of test_kernels_dispatch (the plain run, from tests/CMakeLists.txt, forces "scalar").
+if(TARGET test_kernels_dispatch)
+  foreach(pair "avx2;avx2" "avx512;avx512" "bogus;best" ";best")
+    list(GET pair 0 value)
+    list(GET pair 1 expect)
+    if(value STREQUAL "")
+      set(tname test_kernels_dispatch_default)
+    else()
+      set(tname test_kernels_dispatch_${value})
+    endif()
+    add_test(NAME ${tname} COMMAND test_kernels_dispatch "${value}" ${expect})
+    set_tests_properties(${tname} PROPERTIES TIMEOUT 30)
+  endforeach()
+endif()

@@ -1,0 +1,305 @@
+/* test_engine.c - the executor against the PyTorch reference (tests/fixtures/tiny*_golden.json
+ * from python/make_fixture.py), switching back and forth, allocation-free switches, BN
+ * tables, threads and image input. Run by ctest with the default and the scalar kernels. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/core.h"
+#include "engine/engine_int.h"
+#include "test_engine_util.h"
+
+#define TOL 1e-4
+
+typedef struct golden_case {
+  dynrt_subnet cfg;
+  int r;
+  float *input;
+  double *logits;
+  size_t n_logits;
+  char config[DYNRT_SUBNET_STR_MAX];
+} golden_case;
+
+typedef struct fixture {
+  dynrt_model *m;
+  golden_case cases[32];
+  int n;
+} fixture;
+
+static void fixture_free(fixture *f) {
+  for (int i = 0; i < f->n; i++) {
+    free(f->cases[i].input);
+    free(f->cases[i].logits);
+  }
+  dynrt_model_destroy(f->m);
+  memset(f, 0, sizeof *f);
+}
+
+/* Loads the model and the golden cases, checking config, id and MACs on the way. */
+static void fixture_load(fixture *f, const char *model, const char *golden) {
+  memset(f, 0, sizeof *f);
+  f->m = load_fixture(model);
+  assert_non_null(f->m);
+  cJSON *g = load_golden(golden);
+  assert_non_null(g);
+  const cJSON *cases = cJSON_GetObjectItem(g, "cases"), *c;
+  assert_true(cJSON_GetArraySize(cases) >= 10);
+  cJSON_ArrayForEach(c, cases) {
+    assert_true(f->n < 32);
+    golden_case *gc = &f->cases[f->n++];
+    const char *cfg = cJSON_GetObjectItem(c, "config")->valuestring;
+    dynrt_error err;
+    if (dynrt_subnet_parse(f->m, cfg, &gc->cfg, &err)) fail_msg("%s: %s", cfg, err.msg);
+    assert_int_equal(dynrt_subnet_format(f->m, &gc->cfg, gc->config, sizeof gc->config, NULL), 0);
+    assert_string_equal(gc->config, cfg);
+    uint64_t id = strtoull(cJSON_GetObjectItem(c, "id_dec")->valuestring, NULL, 10);
+    assert_true(dynrt_subnet_id(f->m, &gc->cfg) == id);
+    assert_true(dynrt_subnet_macs(f->m, &gc->cfg) ==
+                (uint64_t)cJSON_GetObjectItem(c, "macs")->valuedouble);
+    gc->r = cJSON_GetObjectItem(c, "r")->valueint;
+    const cJSON *in = cJSON_GetObjectItem(c, "input"), *lg = cJSON_GetObjectItem(c, "logits"),
+                *v;
+    assert_int_equal(cJSON_GetArraySize(in), gc->r * gc->r * 3);
+    gc->input = malloc(sizeof(float) * (size_t)cJSON_GetArraySize(in));
+    gc->n_logits = (size_t)cJSON_GetArraySize(lg);
+    gc->logits = malloc(sizeof(double) * gc->n_logits);
+    size_t i = 0;
+    cJSON_ArrayForEach(v, in) gc->input[i++] = (float)v->valuedouble;
+    i = 0;
+    cJSON_ArrayForEach(v, lg) gc->logits[i++] = v->valuedouble;
+  }
+  cJSON_Delete(g);
+}
+
+static double run_case(dynrt_session *s, const golden_case *gc) {
+  assert_int_equal(dynrt_session_set_subnet(s, &gc->cfg, NULL), 0);
+  dynrt_status st = dynrt_session_run_tensor(s, gc->input, gc->r);
+  if (st) fail_msg("%s: %s", gc->config, dynrt_session_errmsg(s));
+  size_t n;
+  const float *lo = dynrt_session_logits(s, &n);
+  assert_int_equal(n, gc->n_logits);
+  return rel_err(lo, gc->logits, n);
+}
+
+static void parity(const char *model, const char *golden, int threads) {
+  fixture f;
+  fixture_load(&f, model, golden);
+  dynrt_session *s;
+  dynrt_session_options o = {NULL, threads, threads};
+  dynrt_error err;
+  if (dynrt_session_create(f.m, &o, &s, &err)) fail_msg("%s", err.msg);
+  int ks[8] = {0}, res_seen[2] = {0};
+  for (int i = 0; i < f.n; i++) {
+    double e = run_case(s, &f.cases[i]);
+    if (e > TOL) fail_msg("%s [%s]: relative error %.3g", model, f.cases[i].config, e);
+    for (int b = 0; b < f.cases[i].cfg.n_blocks; b++) ks[f.cases[i].cfg.k[b]] = 1;
+    res_seen[f.cases[i].r == f.m->arch.res[0]] = 1;
+  }
+  /* the golden set must cover every kernel size and two resolutions */
+  assert_true(ks[3] && ks[5] && ks[7]);
+  assert_true(res_seen[0] && res_seen[1]);
+  dynrt_session_destroy(s);
+  fixture_free(&f);
+}
+
+static void test_parity_tiny(void **state) {
+  (void)state;
+  parity("tiny.safetensors", "tiny_golden.json", 1);
+}
+
+static void test_parity_tiny_w(void **state) {
+  (void)state;
+  parity("tiny_w.safetensors", "tiny_w_golden.json", 1);
+}
+
+static void test_parity_threads(void **state) {
+  (void)state;
+  parity("tiny.safetensors", "tiny_golden.json", 2);
+  parity("tiny_w.safetensors", "tiny_w_golden.json", 2);
+}
+
+/* Back and forth between sub-networks: each output equals a fresh session's, and no
+ * switch allocates. */
+static void test_switching(void **state) {
+  (void)state;
+  fixture f;
+  fixture_load(&f, "tiny_w.safetensors", "tiny_w_golden.json");
+  dynrt_session *s, *fresh;
+  assert_int_equal(dynrt_session_create(f.m, NULL, &s, NULL), 0);
+  uint64_t rng = 42;
+  float *ref = malloc(sizeof(float) * 64 * 7);
+  dynrt_subnet cfgs[64];
+  /* inputs at either resolution, made deterministic per sub-network */
+  float *in = malloc(sizeof(float) * 20 * 20 * 3);
+  for (int i = 0; i < 20 * 20 * 3; i++) in[i] = sinf(0.13f * (float)i);
+  for (int i = 0; i < 16; i++) {
+    dynrt_subnet_sample(f.m, &rng, &cfgs[i]);
+    assert_int_equal(dynrt_session_create(f.m, NULL, &fresh, NULL), 0);
+    assert_int_equal(dynrt_session_set_subnet(fresh, &cfgs[i], NULL), 0);
+    assert_int_equal(dynrt_session_run_tensor(fresh, in, cfgs[i].r), 0);
+    memcpy(ref + i * 7, dynrt_session_logits(fresh, NULL), 7 * sizeof(float));
+    dynrt_session_destroy(fresh);
+  }
+  uint64_t r2 = 7;
+  for (int it = 0; it < 200; it++) {
+    int i = (int)(r2 % 16);
+    r2 = r2 * 6364136223846793005ull + 1442695040888963407ull;
+    i = (int)((r2 >> 33) % 16);
+    uint64_t a0 = dynrt__alloc_count();
+    assert_int_equal(dynrt_session_set_subnet(s, &cfgs[i], NULL), 0);
+    assert_true(dynrt__alloc_count() == a0);
+    assert_int_equal(dynrt_session_run_tensor(s, in, cfgs[i].r), 0);
+    assert_true(dynrt__alloc_count() == a0);
+    const float *lo = dynrt_session_logits(s, NULL);
+    for (int c = 0; c < 7; c++)
+      if (lo[c] != ref[i * 7 + c])
+        fail_msg("iteration %d, sub-network %d: logit %d %.9g != fresh %.9g", it, i, c,
+                 (double)lo[c], (double)ref[i * 7 + c]);
+  }
+  dynrt_session_stats st;
+  dynrt_session_get_stats(s, &st);
+  assert_true(st.switches == 200 && st.runs == 200);
+  assert_true(st.switch_plan_bytes > 0);
+  free(in);
+  free(ref);
+  dynrt_session_destroy(s);
+  fixture_free(&f);
+}
+
+/* A BN table holding the file's own statistics reproduces the default; a different table
+ * changes the output; a table of another sub-network is refused. */
+static void test_bn_table(void **state) {
+  (void)state;
+  fixture f;
+  fixture_load(&f, "tiny.safetensors", "tiny_golden.json");
+  const golden_case *gc = &f.cases[3];
+  size_t nl, total, ch[DYNRT__BN_MAX];
+  assert_int_equal(dynrt_bn_layout(f.m, &gc->cfg, ch, DYNRT__BN_MAX, &nl, &total, NULL), 0);
+  float *mean = malloc(total * sizeof(float)), *var = malloc(total * sizeof(float));
+  float *scale = malloc(total * sizeof(float)), *shift = malloc(total * sizeof(float));
+  dynrt__subnet_ix x;
+  assert_int_equal(dynrt__subnet_resolve(&f.m->arch, &gc->cfg, NULL, &x, NULL), 0);
+  int ids[DYNRT__BN_MAX], chs[DYNRT__BN_MAX];
+  assert_int_equal(dynrt__bn_active(f.m, &x, ids, chs), (int)nl);
+  size_t o = 0;
+  for (size_t l = 0; l < nl; l++)
+    for (size_t c = 0; c < ch[l]; c++, o++) {
+      scale[o] = f.m->bn[ids[l]].scale[c];
+      shift[o] = f.m->bn[ids[l]].shift[c];
+    }
+  dynrt_bn_table *t, *t2;
+  assert_int_equal(dynrt_bn_table_create(f.m, &gc->cfg, scale, shift, &t, NULL), 0);
+  dynrt_session *s;
+  assert_int_equal(dynrt_session_create(f.m, NULL, &s, NULL), 0);
+  assert_int_equal(dynrt_session_set_subnet(s, &gc->cfg, t), 0);
+  assert_int_equal(dynrt_session_run_tensor(s, gc->input, gc->r), 0);
+  assert_true(rel_err(dynrt_session_logits(s, NULL), gc->logits, gc->n_logits) <= TOL);
+  /* statistics with a shifted mean: a different answer */
+  for (size_t i = 0; i < total; i++) {
+    mean[i] = 0.5f;
+    var[i] = 2.0f;
+  }
+  assert_int_equal(dynrt_bn_table_from_stats(f.m, &gc->cfg, mean, var, &t2, NULL), 0);
+  assert_int_equal(dynrt_session_set_subnet(s, &gc->cfg, t2), 0);
+  assert_int_equal(dynrt_session_run_tensor(s, gc->input, gc->r), 0);
+  assert_true(rel_err(dynrt_session_logits(s, NULL), gc->logits, gc->n_logits) > 1e-3);
+  /* a table of another sub-network is refused and the active one stays */
+  assert_int_equal(dynrt_session_set_subnet(s, &f.cases[0].cfg, t2), DYNRT_ERR_INVALID_ARG);
+  assert_non_null(strstr(dynrt_session_errmsg(s), "BN table"));
+  dynrt_subnet cur;
+  dynrt_session_get_subnet(s, &cur);
+  assert_true(dynrt_subnet_equal(f.m, &cur, &gc->cfg));
+  var[5] = -1.0f;
+  dynrt_error err;
+  assert_int_equal(dynrt_bn_table_from_stats(f.m, &gc->cfg, mean, var, &t2, &err),
+                   DYNRT_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.msg, "var -1"));
+  dynrt_session_destroy(s);
+  dynrt_bn_table_destroy(t);
+  dynrt_bn_table_destroy(dynrt_bn_table_subnet(NULL) ? NULL : NULL);
+  free(mean);
+  free(var);
+  free(scale);
+  free(shift);
+  fixture_free(&f);
+}
+
+/* An 8-bit image whose pixels map exactly onto the golden input after normalisation
+ * (resize_ratio 1, same size: bilinear is the identity) gives the same logits. */
+static void test_image_input(void **state) {
+  (void)state;
+  fixture f;
+  fixture_load(&f, "tiny.safetensors", "tiny_golden.json");
+  const golden_case *gc = &f.cases[0];
+  int r = gc->r;
+  uint8_t *img = malloc((size_t)(r * r * 3));
+  float *in = malloc(sizeof(float) * (size_t)(r * r * 3));
+  for (int i = 0; i < r * r * 3; i++) {
+    img[i] = (uint8_t)((i * 37) % 256);
+    in[i] = (img[i] / 255.0f - 0.5f) / 0.25f; /* the fixture's mean and std */
+  }
+  dynrt_session *s;
+  assert_int_equal(dynrt_session_create(f.m, NULL, &s, NULL), 0);
+  assert_int_equal(dynrt_session_set_subnet(s, &gc->cfg, NULL), 0);
+  assert_int_equal(dynrt_session_run_tensor(s, in, r), 0);
+  float a[7], b[7];
+  memcpy(a, dynrt_session_logits(s, NULL), sizeof a);
+  assert_int_equal(dynrt_session_run_image(s, img, r, r, (size_t)r * 3), 0);
+  memcpy(b, dynrt_session_logits(s, NULL), sizeof b);
+  for (int c = 0; c < 7; c++) assert_true(fabsf(a[c] - b[c]) <= 1e-4f * (1 + fabsf(a[c])));
+  /* any size works; wrong arguments are refused */
+  assert_int_equal(dynrt_session_run_image(s, img, 5, 9, 15), 0);
+  assert_int_equal(dynrt_session_run_image(s, img, 0, 9, 15), DYNRT_ERR_INVALID_ARG);
+  assert_int_equal(dynrt_session_run_tensor(s, in, r == 16 ? 20 : 16), DYNRT_ERR_INVALID_ARG);
+  int cls[3];
+  float pr[3], probs[7];
+  assert_int_equal(dynrt_session_topk(s, 3, cls, pr), 0);
+  assert_int_equal(dynrt_session_probs(s, probs, 7), 0);
+  assert_true(pr[0] >= pr[1] && pr[1] >= pr[2]);
+  assert_true(fabsf(probs[cls[0]] - pr[0]) < 1e-6f);
+  dynrt_session_destroy(s);
+  free(img);
+  free(in);
+  fixture_free(&f);
+}
+
+/* Every allocation of model load and session creation can fail cleanly. */
+static void test_alloc_failures(void **state) {
+  (void)state;
+  char path[1024];
+  fixture_path(path, sizeof path, "tiny.safetensors");
+  for (uint64_t n = 1; n < 400; n++) {
+    dynrt_alloc_fail_after(n, 1);
+    dynrt_model *m = NULL;
+    dynrt_session *s = NULL;
+    dynrt_status st = dynrt_model_load(path, &m, NULL);
+    if (!st) st = dynrt_session_create(m, NULL, &s, NULL);
+    dynrt_alloc_fail_after(0, 0);
+    dynrt_session_destroy(s);
+    dynrt_model_destroy(m);
+    if (!st) return; /* n exceeded the allocations needed: every earlier one was covered */
+    assert_int_equal(st, DYNRT_ERR_NOMEM);
+  }
+  fail_msg("load + session needed more than 400 allocations");
+}
+
+static void test_destroy_null(void **state) {
+  (void)state;
+  dynrt_model_destroy(NULL);
+  dynrt_session_destroy(NULL);
+  dynrt_bn_table_destroy(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parity_tiny),   cmocka_unit_test(test_parity_tiny_w),
+      cmocka_unit_test(test_parity_threads), cmocka_unit_test(test_switching),
+      cmocka_unit_test(test_bn_table),      cmocka_unit_test(test_image_input),
+      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_destroy_null),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
