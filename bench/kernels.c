@@ -4,7 +4,7 @@
  * peak (measured in the same run), side by side with XNNPACK and oneDNN when they were
  * found at build time. Implementations are run interleaved, medians are reported.
  *
- * Usage: bench_kernels [--reps N] [--only gemm|dw|fc|slice]
+ * Usage: bench_kernels [--reps N] [--only gemm|dw|fc|slice] [--stat median|min]
  * oneDNN threads come from OpenMP: the program re-executes itself with OMP_NUM_THREADS=1
  * when that variable is unset, because libgomp reads it before main().
  */
@@ -27,43 +27,50 @@
 
 /* ---- FMA peak: independent register-only FMA chains, no memory traffic ---- */
 
-#define PEAK_ITERS 20000000u
+#define PEAK_ITERS 8192u
 
 #if defined(__x86_64__)
+/* Named variables and an empty asm that takes them all in registers: an array would live
+ * on the stack and the loop would time store-to-load forwarding instead of FMAs. */
+#define FMA16(f, b, c)                                                                             \
+  a0 = f(a0, b, c), a1 = f(a1, b, c), a2 = f(a2, b, c), a3 = f(a3, b, c), a4 = f(a4, b, c),        \
+  a5 = f(a5, b, c), a6 = f(a6, b, c), a7 = f(a7, b, c), a8 = f(a8, b, c), a9 = f(a9, b, c),        \
+  a10 = f(a10, b, c), a11 = f(a11, b, c)
+#define PIN12(con)                                                                                 \
+  __asm__ volatile(""                                                                              \
+                   : "+" con(a0), "+" con(a1), "+" con(a2), "+" con(a3), "+" con(a4), "+" con(a5), \
+                     "+" con(a6), "+" con(a7), "+" con(a8), "+" con(a9), "+" con(a10),             \
+                     "+" con(a11))
+
+/* 12 independent chains cover FMA latency (4) x throughput (2 per cycle) with margin. */
 __attribute__((target("avx512f"), noinline)) static double peak_zmm_run(unsigned iters) {
   __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  __m512 a[16];
-  for (int i = 0; i < 16; i++) a[i] = _mm512_set1_ps((float)i);
+  __m512 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b,
+         a11 = b;
   uint64_t t0 = dynrt_now_ns();
   for (unsigned it = 0; it < iters; it++) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    __asm__ volatile("" : "+v"(a[0]), "+v"(a[5]), "+v"(a[10]), "+v"(a[15]));
+    FMA16(_mm512_fmadd_ps, b, c);
+    PIN12("v");
   }
   uint64_t t1 = dynrt_now_ns();
-  __m512 s = a[0];
-  for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, a[i]);
-  volatile float sink = _mm512_reduce_add_ps(s);
+  volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(a0, a11));
   (void)sink;
-  return 2.0 * 16 * 16 * iters / (double)(t1 - t0); /* GFLOP/s */
+  return 2.0 * 12 * 16 * iters / (double)(t1 - t0); /* GFLOP/s */
 }
 
 __attribute__((target("avx2,fma"), noinline)) static double peak_ymm_run(unsigned iters) {
   __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  __m256 a[12];
-  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+  __m256 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b,
+         a11 = b;
   uint64_t t0 = dynrt_now_ns();
   for (unsigned it = 0; it < iters; it++) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-    __asm__ volatile("" : "+x"(a[0]), "+x"(a[6]), "+x"(a[11]));
+    FMA16(_mm256_fmadd_ps, b, c);
+    PIN12("x");
   }
   uint64_t t1 = dynrt_now_ns();
-  float out[8], sum = 0.0f;
-  for (int i = 1; i < 12; i++) a[0] = _mm256_add_ps(a[0], a[i]);
-  _mm256_storeu_ps(out, a[0]);
-  for (int i = 0; i < 8; i++) sum += out[i];
-  volatile float sink = sum;
+  float out[8];
+  _mm256_storeu_ps(out, _mm256_add_ps(a0, a11));
+  volatile float sink = out[0];
   (void)sink;
   return 2.0 * 12 * 8 * iters / (double)(t1 - t0);
 }
@@ -73,16 +80,20 @@ static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
+static int use_min; /* --stat min: the fastest sample instead of the median */
+
 static double median(double *v, size_t n) {
   qsort(v, n, sizeof *v, cmp_double);
+  if (use_min) return v[0];
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Best of 5 (the peak is an upper bound; slow samples are interference). */
+/* Best of many short runs: the peak is an upper bound, and on a shared machine a long run
+ * mostly measures time slices lost to other processes. */
 static double peak(double (*fn)(unsigned)) {
   double best = 0.0;
-  for (int i = 0; i < 5; i++) {
-    double g = fn(PEAK_ITERS / 4);
+  for (int i = 0; i < 200; i++) {
+    double g = fn(PEAK_ITERS);
     if (g > best) best = g;
   }
   return best;
@@ -200,14 +211,31 @@ static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
   if (c->kind == CASE_DW) {
     size_t p = 3, cs = c->nmax, rs = (c->w + 2 * p) * cs;
     size_t ow = (c->w - 1) / c->stride + 1, oh = (c->h - 1) / c->stride + 1;
-    dynrt_dw_args d = {c->h, c->w, c->n, c->ks, c->stride, b->in_bordered + p * rs + p * cs, rs,
-                       cs, b->wpacked, c->nmax, b->scale, b->bias, DYNRT_ACT_RELU, b->out,
-                       ow * cs, cs, 0, oh, NULL};
+    dynrt_dw_args d = {c->h,
+                       c->w,
+                       c->n,
+                       c->ks,
+                       c->stride,
+                       b->in_bordered + p * rs + p * cs,
+                       rs,
+                       cs,
+                       b->wpacked,
+                       c->nmax,
+                       b->scale,
+                       b->bias,
+                       DYNRT_ACT_RELU,
+                       b->out,
+                       ow * cs,
+                       cs,
+                       0,
+                       oh,
+                       NULL};
     r->d = d;
   } else {
-    dynrt_gemm_args g = {c->h * c->w, c->n, c->k, b->in, c->kmax, NULL, b->wpacked,
-                         c->kmax * DYNRT_NR, b->scale, b->bias, DYNRT_ACT_RELU, NULL, 0, b->out,
-                         c->nmax};
+    dynrt_gemm_args g = {c->h * c->w, c->n,    c->k,           b->in,
+                         c->kmax,     NULL,    b->wpacked,     c->kmax * DYNRT_NR,
+                         b->scale,    b->bias, DYNRT_ACT_RELU, NULL,
+                         0,           b->out,  c->nmax};
     r->g = g;
   }
   r->run = run_dynrt;
@@ -222,8 +250,8 @@ static void xnn_setup(runner *r, const bcase *c, bufs *b) {
   enum xnn_status st;
   const float lo = 0.0f, hi = INFINITY; /* ReLU, fused as the output clamp */
   if (c->kind == CASE_FC) {
-    st = xnn_create_fully_connected_nc_f32(c->k, c->n, c->k, c->n, b->wsrc, b->bias, lo, hi, 0,
-                                           &op);
+    st =
+        xnn_create_fully_connected_nc_f32(c->k, c->n, c->k, c->n, b->wsrc, b->bias, lo, hi, 0, &op);
     if (st == xnn_status_success) st = xnn_setup_fully_connected_nc_f32(op, 1, b->in, b->out, NULL);
   } else if (c->kind == CASE_GEMM) {
     st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, c->k, c->n, c->k, c->n,
@@ -232,8 +260,8 @@ static void xnn_setup(runner *r, const bcase *c, bufs *b) {
       st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
   } else {
     uint32_t p = (uint32_t)(c->ks / 2), k = (uint32_t)c->ks, s = (uint32_t)c->stride;
-    st = xnn_create_convolution2d_nhwc_f32(p, p, p, p, k, k, s, s, 1, 1, (uint32_t)c->n, 1, 1,
-                                           c->n, c->n, b->wsrc, b->bias, lo, hi,
+    st = xnn_create_convolution2d_nhwc_f32(p, p, p, p, k, k, s, s, 1, 1, (uint32_t)c->n, 1, 1, c->n,
+                                           c->n, b->wsrc, b->bias, lo, hi,
                                            XNN_FLAG_DEPTHWISE_CONVOLUTION, &op);
     if (st == xnn_status_success)
       st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
@@ -296,7 +324,8 @@ static void dnnl_setup(runner *r, const bcase *c, bufs *b) {
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &ipd, attr, dnnl_eng, NULL);
   } else {
     dnnl_dim_t kin = c->kind == CASE_DW ? (dnnl_dim_t)c->n : (dnnl_dim_t)c->k;
-    dnnl_dim_t ks = c->kind == CASE_DW ? (dnnl_dim_t)c->ks : 1, st_ = (dnnl_dim_t)(c->stride ? c->stride : 1);
+    dnnl_dim_t ks = c->kind == CASE_DW ? (dnnl_dim_t)c->ks : 1,
+               st_ = (dnnl_dim_t)(c->stride ? c->stride : 1);
     dnnl_dim_t oh = ((dnnl_dim_t)c->h - 1) / st_ + 1, ow = ((dnnl_dim_t)c->w - 1) / st_ + 1;
     dnnl_dims_t sd = {1, kin, (dnnl_dim_t)c->h, (dnnl_dim_t)c->w};
     dnnl_dims_t dd = {1, (dnnl_dim_t)c->n, oh, ow};
@@ -488,8 +517,11 @@ int main(int argc, char **argv) {
       reps = (size_t)strtoul(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--only") && i + 1 < argc)
       only = argv[++i];
+    else if (!strcmp(argv[i], "--stat") && i + 1 < argc)
+      use_min = !strcmp(argv[++i], "min");
     else {
-      fprintf(stderr, "usage: %s [--reps N] [--only gemm|slice|dw|fc]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--reps N] [--only gemm|slice|dw|fc] [--stat median|min]\n",
+              argv[0]);
       return 2;
     }
   }
@@ -519,12 +551,12 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
   if (zmm || !strcmp(best->name, "avx2")) {
     peak_fn = zmm ? peak_zmm_run : peak_ymm_run;
-    peak_flops_per_call = 2.0 * (zmm ? 16 * 16 : 12 * 8) * PEAK_CHUNK;
+    peak_flops_per_call = 2.0 * 12 * (zmm ? 16 : 8) * PEAK_CHUNK;
   }
 #endif
   printf("single-core FMA peak: zmm %.1f GFLOP/s, ymm %.1f GFLOP/s; dynrt table: %s; "
-         "1 thread, median of %zu interleaved samples\n\n",
-         pz, py, best->name, reps);
+         "1 thread, %s of %zu interleaved samples\n\n",
+         pz, py, best->name, use_min ? "fastest" : "median", reps);
   printf("| %-30s | %-18s | %-18s | %-18s | %-18s | %-5s |\n", "case", "dynrt us GF %peak",
          "dynrt-avx2 us GF %ymm", "XNNPACK", "oneDNN", "peak");
   printf("|%s|%s|%s|%s|%s|%s|\n", "--------------------------------", "--------------------",

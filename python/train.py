@@ -10,10 +10,12 @@ every --ckpt-minutes), --resume continues exactly where the last checkpoint stop
 end the model is exported to models/<name>.safetensors with a summary models/<name>.train.json.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -42,16 +44,17 @@ from dynrt_ref.config import SubnetConfig  # noqa: E402
 from dynrt_ref.data import REPO, load_split  # noqa: E402
 from dynrt_ref.model import DynamicMBV3, count_macs  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt  # noqa: E402
-from dynrt_ref.sort_channels import reorganize_middle_weights  # noqa: E402
+from dynrt_ref.sort_channels import reorganize_middle_weights, reorganize_widths  # noqa: E402
 
 ALL = ("r", "w", "d", "k", "e")
 
 
 # --- presets --------------------------------------------------------------------------------
-def _phase(name, epochs, lr, elastic=(), n_random=0, kd=0.0, sort_expand=False, warmup=0.15,
-           label_smoothing=0.1):
+def _phase(name, epochs, lr, elastic=(), n_random=0, kd=0.0, sort_expand=False, sort_width=False,
+           warmup=0.15, label_smoothing=0.1):
     return dict(name=name, epochs=epochs, lr=lr, elastic=list(elastic), n_random=n_random, kd=kd,
-                sort_expand=sort_expand, warmup=warmup, label_smoothing=label_smoothing)
+                sort_expand=sort_expand, sort_width=sort_width, warmup=warmup,
+                label_smoothing=label_smoothing)
 
 
 def preset(name):
@@ -65,18 +68,22 @@ def preset(name):
                          sort_expand=True, warmup=0.05)]
         return dict(arch=arch, model_name="cifar10-ofa-cpu", batch=128, wd=2e-4, phases=phases)
     if name == "cpu-width":
-        # Width-only baseline (slimmable / US-Nets style): depth, kernel and expand fixed to one
-        # choice each; w=0.5 of this network has about the MACs of the cpu preset's smallest.
+        # Width-only baseline (slimmable / US-Nets style): depth 3, kernel 7, expand 6 and
+        # resolution 32 fixed, so its largest network is exactly the cpu preset's largest
+        # (37.3 MMAC) and w=0.35 (7.8 MMAC) matches the cpu preset's smallest (7.6 MMAC).
+        # Phase 1 is then identical to the cpu preset's: --init-from its phase0_end.pt skips it.
         arch = cifar_arch("dynrt-cifar10-width-cpu", strides=(1, 2, 2, 2, 1, 2), depths=(3,),
-                          kernel_sizes=(5,), expand_ratios=(4,), width_mults=(0.5, 0.75, 1.0))
+                          kernel_sizes=(7,), expand_ratios=(6,), width_mults=(0.35, 0.5, 0.75, 1.0),
+                          resolutions=(32,))
         phases = [_phase("largest", 12, 0.15),
-                  _phase("elastic", 16, 0.05, elastic=("w", "r"), n_random=2, kd=1.0, warmup=0.05)]
+                  _phase("elastic", 16, 0.05, elastic=("w",), n_random=2, kd=1.0, sort_expand=True,
+                         sort_width=True, warmup=0.05)]
         return dict(arch=arch, model_name="cifar10-width-cpu", batch=128, wd=2e-4, phases=phases)
     if name == "full":
         # Full CIFAR OFA super-network (stage 0 at 32x32, depths 2..4) for a datacenter GPU.
         arch = cifar_arch("dynrt-cifar10-ofa-full", strides=(1, 1, 2, 2, 1, 2), depths=(2, 3, 4))
-        phases = [_phase("largest", 30, 0.4),
-                  _phase("elastic", 25, 0.12, elastic=("r", "d", "k", "e"), n_random=2, kd=1.0,
+        phases = [_phase("largest", 25, 0.4),
+                  _phase("elastic", 20, 0.12, elastic=("r", "d", "k", "e"), n_random=2, kd=1.0,
                          sort_expand=True, warmup=0.05)]
         return dict(arch=arch, model_name="cifar10-ofa-full", batch=256, wd=2e-4, phases=phases)
     if name == "smoke":
@@ -85,7 +92,8 @@ def preset(name):
                           strides=(1, 2, 2, 2, 1, 2), depths=(1, 2), head=(32, 48),
                           resolutions=(24, 32))
         phases = [_phase("largest", 1, 0.1),
-                  _phase("elastic", 1, 0.05, elastic=ALL, n_random=1, kd=1.0, sort_expand=True)]
+                  _phase("elastic", 1, 0.05, elastic=ALL, n_random=1, kd=1.0, sort_expand=True,
+                         sort_width=True)]
         return dict(arch=arch, model_name="cifar10-smoke", batch=64, wd=2e-4, phases=phases,
                     max_train=1024, max_eval=512)
     raise SystemExit("train: unknown preset %r (cpu, cpu-width, full, smoke)" % name)
@@ -226,39 +234,41 @@ def evaluate(model, data, cfg, split, calib_idx, autocast, bs=500):
 class ThreadTuner:
     """--threads auto: on a machine shared with other jobs, two OpenMP threads stall at every
     barrier whenever one of them is descheduled, and one thread can then be several times
-    faster. Every `every` steps, time a few steps with the other thread count and keep the
-    faster. Thread counts change float reduction order, so this gives up bitwise
-    reproducibility (fixed --threads keeps it)."""
+    faster. Every `every_s` seconds, time `trial` steps with the other thread count and keep
+    the faster. Thread counts change float reduction order, so this gives up bitwise
+    reproducibility (a fixed --threads keeps it)."""
 
-    def __init__(self, choices=(1, 2), every=80, trial=6):
-        self.choices, self.every, self.trial = choices, every, trial
+    def __init__(self, choices=(1, 2), every_s=120.0, trial=4):
+        self.choices, self.every_s, self.trial = choices, every_s, trial
         self.cur = max(choices)
-        self.times = {c: [] for c in choices}
-        self.n = 0
+        self.recent = []          # step times with the current count
+        self.trying = None        # the other count while it is being tried
+        self.trial_times = []
+        self.next_trial = time.time() + 30.0
         torch.set_num_threads(self.cur)
 
     def threads_for_step(self):
-        k = self.n % self.every
-        t = self.cur
-        if k >= self.every - self.trial:
-            t = [c for c in self.choices if c != self.cur][0]
+        if self.trying is None and time.time() >= self.next_trial and self.recent:
+            self.trying = [c for c in self.choices if c != self.cur][0]
+            self.trial_times = []
+        t = self.trying or self.cur
         torch.set_num_threads(t)
         return t
 
     def record(self, t, dt):
-        k = self.n % self.every
+        if self.trying is None:
+            self.recent = (self.recent + [dt])[-8:]
+            return
+        self.trial_times.append(dt)
+        if len(self.trial_times) < self.trial:
+            return
         # the first step after a switch pays for waking or parking threads: not counted
-        if k != self.every - self.trial and k != 0:
-            self.times[t].append(dt)
-            self.times[t] = self.times[t][-12:]
-        self.n += 1
-        if self.n % self.every == 0:
-            other = [c for c in self.choices if c != self.cur][0]
-            a, b = self.times[self.cur], self.times[other][-(self.trial - 1):]
-            if a and b and np.median(b) < 0.85 * np.median(a):
-                self.cur = other
-                self.times[other] = list(b)
-            torch.set_num_threads(self.cur)
+        if np.median(self.trial_times[1:]) < 0.85 * np.median(self.recent):
+            self.cur = self.trying
+            self.recent = self.trial_times[1:]
+        self.trying = None
+        self.next_trial = time.time() + self.every_s
+        torch.set_num_threads(self.cur)
 
 
 def save_checkpoint(path, state):
@@ -296,12 +306,12 @@ def run(args):
     else:
         torch.set_num_threads(int(args.threads))
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        # sub-networks change shapes every step: cuDNN autotuning would re-run per new shape
+        torch.backends.cudnn.benchmark = False
         autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
     else:
-        import contextlib
         autocast = contextlib.nullcontext
-    ckdir = os.path.join(REPO, "checkpoints", args.preset)
+    ckdir = os.path.join(args.root, "checkpoints", args.preset)
     os.makedirs(ckdir, exist_ok=True)
     ckpath = os.path.join(ckdir, "last.pt")
 
@@ -330,7 +340,8 @@ def run(args):
         model.load_state_dict(ck["model"])
         state = ck["state"]
         ph = cfgp["phases"][state["phase"]] if state["phase"] < len(cfgp["phases"]) else None
-        if ph is not None:
+        # a checkpoint taken between phases has no optimizer: the phase loop makes it
+        if ph is not None and ck["optimizer"] is not None:
             opt, sched = make_optimizer(model, ph, cfgp, ph["epochs"] * steps_per_epoch)
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
@@ -339,6 +350,16 @@ def run(args):
             torch.cuda.set_rng_state(ck["cuda_rng"])
         print("dynrt train: resumed from %s at phase %d epoch %d step %d" % (
             ckpath, state["phase"], state["epoch"], state["step"]), flush=True)
+    elif args.init_from:
+        # start at phase 2 from another run's largest network (same tensor shapes)
+        ck = torch.load(args.init_from, map_location=device)
+        if ck["state"]["phase"] < 1:
+            raise SystemExit("train: %s has not finished its first phase" % args.init_from)
+        model.load_state_dict(ck["model"])
+        state["phase"] = 1
+        state["history"] = [dict(h, init_from=args.init_from) for h in ck["state"]["history"]
+                            if h["phase"] == 0]
+        print("dynrt train: phase 1 taken from %s" % args.init_from, flush=True)
 
     def checkpoint():
         save_checkpoint(ckpath, dict(
@@ -347,16 +368,24 @@ def run(args):
             torch_rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state() if device.type == "cuda" else None))
 
+    if args.probe:
+        probe(args, cfgp, model, data, steps_per_epoch, autocast)
+        return
     costs = [phase_cost(arch, ph) for ph in cfgp["phases"]]
     t_start = time.time() - state["wall"]
     last_ck = time.time()
+    steps_run = 0
     if not args.export_only:
         while state["phase"] < len(cfgp["phases"]):
             pi = state["phase"]
             ph = cfgp["phases"][pi]
             if opt is None:
-                if ph["sort_expand"] and "e" in ph["elastic"] and not state["sorted"]:
+                if (ph["sort_expand"] or ph["sort_width"]) and not state["sorted"]:
+                    # middle channels matter as soon as expand ratios or widths are elastic
+                    # (a narrower input gives a narrower middle)
                     reorganize_middle_weights(model, 0)
+                    if ph["sort_width"]:
+                        reorganize_widths(model)
                     # index_select gives contiguous weights: restore channels_last, as a resumed
                     # run has it, so both pick the same kernels and stay bit-identical
                     model.to(memory_format=torch.channels_last)
@@ -410,6 +439,12 @@ def run(args):
                               flush=True)
                         t_print = now
                         t_rate, n_rate = now, 0
+                    steps_run += 1
+                    if args.stop_after and steps_run >= args.stop_after and state["step"] < steps_per_epoch:
+                        state["wall"] = time.time() - t_start
+                        checkpoint()
+                        print("dynrt train: stopped after %d steps (--stop-after)" % steps_run, flush=True)
+                        return
                     if now - last_ck >= args.ckpt_minutes * 60 and state["step"] < steps_per_epoch:
                         state["wall"] = time.time() - t_start
                         checkpoint()
@@ -436,8 +471,37 @@ def run(args):
             opt = sched = None
             state["wall"] = time.time() - t_start
             checkpoint()
+            # kept for --init-from (e.g. the width-only baseline starts from the same largest net)
+            shutil.copyfile(ckpath, os.path.join(ckdir, "phase%d_end.pt" % pi))
 
     finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms)
+
+
+def probe(args, cfgp, model, data, steps_per_epoch, autocast):
+    """Time real training steps of every phase for args.probe seconds in all, on a throwaway
+    copy of the weights, and estimate the wall time of the preset."""
+    arch = cfgp["arch"]
+    bs = cfgp["batch"]
+    total = 0.0
+    per = args.probe / len(cfgp["phases"])
+    for pi, ph in enumerate(cfgp["phases"]):
+        opt, sched = make_optimizer(model, ph, cfgp, 1000)
+        n, t0, t = 0, None, time.time()
+        while time.time() - t < per or n < 3:
+            idx = torch.randint(0, data.n("train"), (bs,), generator=torch.Generator().manual_seed(n))
+            opt.zero_grad(set_to_none=True)
+            train_step(model, data, idx.to(data.device), ph, arch, torch.Generator().manual_seed(n),
+                       random.Random(n), autocast)
+            opt.step()
+            n += 1
+            if n == 1:
+                t0 = time.time()  # the first step warms caches up: not timed
+        ips = (n - 1) * bs / (time.time() - t0)
+        est = ph["epochs"] * steps_per_epoch * bs / ips
+        total += est
+        print("dynrt train: probe phase %d '%s': %.1f img/s -> %d epochs take %s" % (
+            pi + 1, ph["name"], ips, ph["epochs"], fmt_time(est)), flush=True)
+    print("dynrt train: probe: the preset takes about %s (+ evaluation)" % fmt_time(total), flush=True)
 
 
 def finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms):
@@ -449,7 +513,8 @@ def finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms)
             res["%s_%s_top1" % (split, tag)] = evaluate(model, data, c, split, calib_idx, autocast)
     print("dynrt train: final %s" % json.dumps(res), flush=True)
     name = args.name or cfgp["model_name"]
-    os.makedirs(os.path.join(REPO, "models"), exist_ok=True)
+    mdir = os.path.join(args.root, "models")
+    os.makedirs(mdir, exist_ok=True)
     # the file carries BN statistics calibrated for the largest sub-network; dynrt calibrate
     # computes per-sub-network tables
     model.set_active_subnet(big)
@@ -457,21 +522,21 @@ def finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms)
     with torch.no_grad(), autocast():
         model.calibrate_bn(resize(data.normalise(xt[calib_idx[i:i + 250]]), big.r)
                            for i in range(0, len(calib_idx), 250))
-    export_dynrt(model.float().cpu(), os.path.join(REPO, "models", name + ".safetensors"))
+    export_dynrt(model.float().cpu(), os.path.join(mdir, name + ".safetensors"))
     summary = dict(
         command=" ".join(["scripts/train"] + sys.argv[1:]), preset=args.preset, seed=args.seed,
         model=name + ".safetensors",
         epochs_per_phase={ph["name"]: ph["epochs"] for ph in cfgp["phases"]},
         phases=cfgp["phases"], batch=cfgp["batch"],
         wall_time_s=round(state["wall"] if args.export_only else time.time() - t_start, 1),
-        device=str(next(model.parameters()).device) if not args.export_only else "cpu",
+        device=str(data.device),
         largest=dict(config=big.to_string(arch), macs=mb), smallest=dict(config=small.to_string(arch), macs=ms),
         bn_in_file="calibrated for the largest sub-network on 2000 training images",
         history=state["history"], **{k: round(v, 2) for k, v in res.items()})
-    tmp = os.path.join(REPO, "models", name + ".train.json.tmp")
+    tmp = os.path.join(mdir, name + ".train.json.tmp")
     with open(tmp, "w") as f:
         json.dump(summary, f, indent=1)
-    os.replace(tmp, os.path.join(REPO, "models", name + ".train.json"))
+    os.replace(tmp, os.path.join(mdir, name + ".train.json"))
     print("dynrt train: wrote models/%s.safetensors and models/%s.train.json" % (name, name), flush=True)
 
 
@@ -482,14 +547,21 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--export-only", action="store_true", help="evaluate and export the last checkpoint")
     p.add_argument("--phase-epochs", help="override the epochs per phase, e.g. 12,16")
+    p.add_argument("--init-from", help="fresh run only: skip phase 1, take the weights of this "
+                   "checkpoint (e.g. checkpoints/cpu/phase0_end.pt)")
     p.add_argument("--data-pack", help="read data from a pack written by python/pack_data.py")
     p.add_argument("--name", help="output model name (default: the preset's)")
+    p.add_argument("--root", default=REPO, help="directory holding checkpoints/ and models/ (default: the repository)")
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", default="2",
                    help="CPU threads, or 'auto' (picks 1 or 2 by measured speed; not bit-reproducible)")
     p.add_argument("--ckpt-minutes", type=float, default=10.0)
     p.add_argument("--print-every", type=float, default=30.0, help="seconds between progress lines")
+    p.add_argument("--probe", type=float, default=0,
+                   help="time N seconds of training steps, print img/s and the preset's duration, exit")
     p.add_argument("--max-steps", type=int, default=0, help="cut every epoch after N steps (tests)")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="checkpoint and stop after N steps of this run, as if interrupted (tests)")
     args = p.parse_args()
     if args.export_only:
         args.resume = True

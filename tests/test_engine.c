@@ -61,8 +61,7 @@ static void fixture_load(fixture *f, const char *model, const char *golden) {
     assert_true(dynrt_subnet_macs(f->m, &gc->cfg) ==
                 (uint64_t)cJSON_GetObjectItem(c, "macs")->valuedouble);
     gc->r = cJSON_GetObjectItem(c, "r")->valueint;
-    const cJSON *in = cJSON_GetObjectItem(c, "input"), *lg = cJSON_GetObjectItem(c, "logits"),
-                *v;
+    const cJSON *in = cJSON_GetObjectItem(c, "input"), *lg = cJSON_GetObjectItem(c, "logits"), *v;
     assert_int_equal(cJSON_GetArraySize(in), gc->r * gc->r * 3);
     gc->input = malloc(sizeof(float) * (size_t)cJSON_GetArraySize(in));
     gc->n_logits = (size_t)cJSON_GetArraySize(lg);
@@ -215,12 +214,15 @@ static void test_bn_table(void **state) {
   assert_true(dynrt_subnet_equal(f.m, &cur, &gc->cfg));
   var[5] = -1.0f;
   dynrt_error err;
-  assert_int_equal(dynrt_bn_table_from_stats(f.m, &gc->cfg, mean, var, &t2, &err),
+  dynrt_bn_table *t3 = t;
+  assert_int_equal(dynrt_bn_table_from_stats(f.m, &gc->cfg, mean, var, &t3, &err),
                    DYNRT_ERR_INVALID_ARG);
+  assert_null(t3);
   assert_non_null(strstr(err.msg, "var -1"));
   dynrt_session_destroy(s);
   dynrt_bn_table_destroy(t);
-  dynrt_bn_table_destroy(dynrt_bn_table_subnet(NULL) ? NULL : NULL);
+  assert_true(dynrt_subnet_equal(f.m, dynrt_bn_table_subnet(t2), &gc->cfg));
+  dynrt_bn_table_destroy(t2);
   free(mean);
   free(var);
   free(scale);
@@ -287,6 +289,45 @@ static void test_alloc_failures(void **state) {
   fail_msg("load + session needed more than 400 allocations");
 }
 
+/* kernel_transform false: the 3x3 kernels are the centre of the 5x5 ones, bit for bit
+ * (micro_crop.safetensors: kernel sizes 3 and 5, widths 0.5 and 1.0). */
+static void test_centre_crop(void **state) {
+  (void)state;
+  dynrt_model *m;
+  dynrt_error err;
+  if (dynrt_model_load(DYNRT_TEST_DIR "/fuzz/corpus/loader/micro_crop.safetensors", &m, &err))
+    fail_msg("%s", err.msg);
+  assert_int_equal(m->arch.kernel_transform, 0);
+  for (int j = 0; j < m->arch.n_blocks; j++) {
+    const dynrt__block_w *bw = &m->blocks[j];
+    for (int c = 0; c < m->arch.blocks[j].mid_max; c++)
+      for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++)
+          assert_true(bw->dw[3][(size_t)(y * 3 + x) * bw->dw_cs + (size_t)c] ==
+                      bw->dw[5][(size_t)((y + 1) * 5 + x + 1) * bw->dw_cs + (size_t)c]);
+  }
+  /* every sub-network of this small family runs */
+  dynrt_session *s;
+  assert_int_equal(dynrt_session_create(m, NULL, &s, NULL), 0);
+  dynrt_subnet c;
+  dynrt_subnet_smallest(m, &c);
+  float in[12 * 12 * 3];
+  for (int i = 0; i < 12 * 12 * 3; i++) in[i] = cosf(0.2f * (float)i);
+  int n = 0;
+  do {
+    assert_int_equal(dynrt_session_set_subnet(s, &c, NULL), 0);
+    assert_int_equal(dynrt_session_run_tensor(s, in, c.r), 0);
+    const float *lo = dynrt_session_logits(s, NULL);
+    for (int k = 0; k < 3; k++) assert_true(isfinite(lo[k]));
+    n++;
+  } while (dynrt_subnet_next(m, &c));
+  dynrt_model_info info;
+  dynrt_model_get_info(m, &info);
+  assert_true((double)n == info.n_subnets);
+  dynrt_session_destroy(s);
+  dynrt_model_destroy(m);
+}
+
 static void test_destroy_null(void **state) {
   (void)state;
   dynrt_model_destroy(NULL);
@@ -296,10 +337,11 @@ static void test_destroy_null(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parity_tiny),   cmocka_unit_test(test_parity_tiny_w),
+      cmocka_unit_test(test_parity_tiny),    cmocka_unit_test(test_parity_tiny_w),
       cmocka_unit_test(test_parity_threads), cmocka_unit_test(test_switching),
-      cmocka_unit_test(test_bn_table),      cmocka_unit_test(test_image_input),
-      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_destroy_null),
+      cmocka_unit_test(test_bn_table),       cmocka_unit_test(test_image_input),
+      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_centre_crop),
+      cmocka_unit_test(test_destroy_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,8 +115,8 @@ static void gemm_run(const gemm_case *gc, const float *wp, size_t nmax, size_t k
   ffill(ref, m * ldc, SENTINEL);
   ffill(mag, m * ldc, 0.0f);
 
-  dynrt_gemm_args g = {m,   n,  k,       a,   lda, ks, wp, kmax * DYNRT_NR, sc, sh,
-                       gc->act, res, ldc, ref, ldc};
+  dynrt_gemm_args g = {m,  n,  k,       a,   lda, ks,  wp, kmax * DYNRT_NR,
+                       sc, sh, gc->act, res, ldc, ref, ldc};
   if (gc->inplace) {
     memcpy(ref, res, m * ldc * sizeof(float));
     g.res = ref;
@@ -127,7 +127,7 @@ static void gemm_run(const gemm_case *gc, const float *wp, size_t nmax, size_t k
   float *aa = fabsdup(a, m * lda), *ak = fabsdup(ks, k), *asc = fabsdup(sc, nmax);
   float *ash = fabsdup(sh, nmax), *ares = fabsdup(res, m * ldc);
   float *awp = fabsdup(wp, dynrt__gemm_packed_size(nmax, kmax));
-  dynrt_gemm_args gm = {m, n, k, aa, lda, ak, awp, kmax * DYNRT_NR, asc, ash, DYNRT_ACT_NONE,
+  dynrt_gemm_args gm = {m,    n,   k,   aa, lda, ak, awp, kmax * DYNRT_NR, asc, ash, DYNRT_ACT_NONE,
                         ares, ldc, mag, ldc};
   dynrt__kernels_scalar.gemm(&gm);
 
@@ -173,9 +173,9 @@ static float *gemm_packed_random(size_t nmax, size_t kmax) {
 static void test_gemm_shapes(void **state) {
   (void)state;
   static const size_t shapes[][3] = {
-      {1, 1, 1},    {1, 16, 1},   {1, 17, 3},    {1, 33, 7},    {1, 64, 0},   {1, 200, 97},
-      {2, 1, 1},    {3, 15, 2},   {4, 31, 5},    {5, 32, 1},    {6, 48, 9},   {7, 49, 4},
-      {8, 8, 8},    {9, 65, 17},  {13, 1, 30},   {16, 160, 96}, {17, 40, 24}, {24, 24, 144},
+      {1, 1, 1},    {1, 16, 1},   {1, 17, 3},    {1, 33, 7},    {1, 64, 0},    {1, 200, 97},
+      {2, 1, 1},    {3, 15, 2},   {4, 31, 5},    {5, 32, 1},    {6, 48, 9},    {7, 49, 4},
+      {8, 8, 8},    {9, 65, 17},  {13, 1, 30},   {16, 160, 96}, {17, 40, 24},  {24, 24, 144},
       {33, 70, 33}, {64, 96, 80}, {100, 24, 72}, {256, 40, 48}, {1, 1280, 960}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     size_t m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
@@ -239,8 +239,8 @@ static void test_gemm_nan_rows(void **state) {
   for (size_t t = 0; t < 3; t++) {
     if (!tabs[t]) continue;
     for (int act = 0; act < NACT; act++) {
-      dynrt_gemm_args g = {m, n, k, a, k, NULL, wp, k * 16, NULL, NULL, (dynrt_act)act, NULL, 0,
-                           c, n};
+      dynrt_gemm_args g = {m,    n, k, a, k, NULL, wp, k * 16, NULL, NULL, (dynrt_act)act,
+                           NULL, 0, c, n};
       tabs[t]->gemm(&g);
       for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
@@ -320,9 +320,25 @@ static void dw_run(size_t h, size_t w, size_t c, size_t k, size_t stride, int na
   float *sref = fdup(sum0, c), *sgot = falloc(c), *smag = falloc(c);
   dynrt_act act = (dynrt_act)rndu(0, NACT - 1);
   ffill(ref, oh * out_rs, SENTINEL);
-  dynrt_dw_args d = {h,  w,   c,      k,      stride, im.in, im.rs, in_cs,
-                     wt, wt_cs, sc,   sh,     act,    ref,   out_rs, out_cs,
-                     oy0, oy1, use_sum ? sref : NULL};
+  dynrt_dw_args d = {h,
+                     w,
+                     c,
+                     k,
+                     stride,
+                     im.in,
+                     im.rs,
+                     in_cs,
+                     wt,
+                     wt_cs,
+                     sc,
+                     sh,
+                     act,
+                     ref,
+                     out_rs,
+                     out_cs,
+                     oy0,
+                     oy1,
+                     use_sum ? sref : NULL};
   dynrt__kernels_scalar.dwconv(&d);
 
   /* Magnitudes: absolute inputs, weights, scale and shift; the sum's bound is their sum. */
@@ -353,8 +369,8 @@ static void dw_run(size_t h, size_t w, size_t c, size_t k, size_t stride, int na
 
 static void test_dw_shapes(void **state) {
   (void)state;
-  static const size_t hw[][2] = {{1, 1}, {1, 5},  {2, 2},  {3, 7},  {4, 4},   {5, 3},
-                                 {7, 7}, {8, 8},  {9, 13}, {12, 17}, {16, 16}, {32, 32}};
+  static const size_t hw[][2] = {{1, 1}, {1, 5}, {2, 2},  {3, 7},   {4, 4},   {5, 3},
+                                 {7, 7}, {8, 8}, {9, 13}, {12, 17}, {16, 16}, {32, 32}};
   static const size_t cs[] = {1, 3, 8, 15, 16, 17, 24, 33, 48};
   for (size_t k = 3; k <= 7; k += 2)
     for (size_t s = 1; s <= 2; s++) {
@@ -382,7 +398,7 @@ static void test_dw_scalar_direct(void **state) {
       float *src = frand(c * k * k, -1, 1), *wt = falloc(k * k * c), *out = falloc(h * w * c);
       dynrt__dw_pack(src, c, k, wt, c);
       size_t oh = (h - 1) / s + 1, ow = (w - 1) / s + 1;
-      dynrt_dw_args d = {h, w, c, k, s, im.in, im.rs, c, wt, c, NULL, NULL, DYNRT_ACT_NONE,
+      dynrt_dw_args d = {h,   w,      c, k, s,  im.in, im.rs, c, wt, c, NULL, NULL, DYNRT_ACT_NONE,
                          out, ow * c, c, 0, oh, NULL};
       dynrt__kernels_scalar.dwconv(&d);
       for (size_t oy = 0; oy < oh; oy++)
@@ -410,21 +426,23 @@ static void conv_run(size_t h, size_t w, size_t cin, size_t kmax_in, size_t cout
                      size_t k, size_t stride, const char *what) {
   size_t in_cs = cin + (rnd() & 1 ? 0 : rndu(1, 9)), out_cs = cout + (rnd() & 1 ? 0 : rndu(1, 9));
   img im = img_make(h, w, cin, in_cs, k / 2);
-  if (rnd() % 6 == 0) im.in[rndu(0, h - 1) * im.rs + rndu(0, w - 1) * in_cs + rndu(0, cin - 1)] = NAN;
+  if (rnd() % 6 == 0)
+    im.in[rndu(0, h - 1) * im.rs + rndu(0, w - 1) * in_cs + rndu(0, cin - 1)] = NAN;
   float *src = frand(nmax * kmax_in * k * k, -1.0f, 1.0f);
   size_t psize = dynrt__conv_packed_size(nmax, kmax_in, k);
   float *wp = falloc(psize);
   dynrt__conv_pack(src, nmax, kmax_in, k, wp);
   size_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, out_rs = ow * out_cs;
   size_t oy0 = rnd() % 3 ? 0 : rndu(0, oh - 1), oy1 = rnd() % 3 ? oh : rndu(oy0, oh);
-  float *sc = rnd() % 4 ? frand(nmax, -1.5f, 1.5f) : NULL, *sh = rnd() % 4 ? frand(nmax, -1, 1) : NULL;
+  float *sc = rnd() % 4 ? frand(nmax, -1.5f, 1.5f) : NULL,
+        *sh = rnd() % 4 ? frand(nmax, -1, 1) : NULL;
   float *res = rnd() % 2 ? frand(oh * out_rs, -1.0f, 1.0f) : NULL;
   float *ref = falloc(oh * out_rs), *got = falloc(oh * out_rs), *mag = falloc(oh * out_rs);
   dynrt_act act = (dynrt_act)rndu(0, NACT - 1);
   ffill(ref, oh * out_rs, SENTINEL);
-  dynrt_conv_args cv = {h,   w,      cin,    cout,   k,   stride, im.in,  im.rs,
-                        in_cs, wp,   kmax_in, k * k * kmax_in * 16, sc, sh, act, res,
-                        out_rs, out_cs, ref, out_rs, out_cs, oy0, oy1};
+  dynrt_conv_args cv = {
+      h,  w,  cin, cout, k,      stride, im.in, im.rs,  in_cs,  wp,  kmax_in, k * k * kmax_in * 16,
+      sc, sh, act, res,  out_rs, out_cs, ref,   out_rs, out_cs, oy0, oy1};
   dynrt__kernels_scalar.conv(&cv);
 
   float *abase = fabsdup(im.base, im.total), *awp = fabsdup(wp, psize);
@@ -488,9 +506,14 @@ static void test_conv_scalar_direct(void **state) {
       float *src = frand(cout * cin * k * k, -1, 1), *out = falloc(oh * ow * cout);
       float *wp = falloc(dynrt__conv_packed_size(cout, cin, k));
       dynrt__conv_pack(src, cout, cin, k, wp);
-      dynrt_conv_args cv = {h,    w,    cin,            cout, k,    s,    im.in, im.rs,
-                            cin,  wp,   cin,            k * k * cin * 16, NULL, NULL,
-                            DYNRT_ACT_NONE, NULL, 0, 0, out, ow * cout, cout, 0, oh};
+      dynrt_conv_args cv = {h,     w,         cin,
+                            cout,  k,         s,
+                            im.in, im.rs,     cin,
+                            wp,    cin,       k * k * cin * 16,
+                            NULL,  NULL,      DYNRT_ACT_NONE,
+                            NULL,  0,         0,
+                            out,   ow * cout, cout,
+                            0,     oh};
       dynrt__kernels_scalar.conv(&cv);
       for (size_t oy = 0; oy < oh; oy++)
         for (size_t ox = 0; ox < ow; ox++)
@@ -502,8 +525,9 @@ static void test_conv_scalar_direct(void **state) {
                   ptrdiff_t iy = (ptrdiff_t)(oy * s + ky) - (ptrdiff_t)p;
                   ptrdiff_t ix = (ptrdiff_t)(ox * s + kx) - (ptrdiff_t)p;
                   if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w) continue;
-                  acc += (double)im.in[iy * (ptrdiff_t)im.rs + ix * (ptrdiff_t)cin + (ptrdiff_t)ci] *
-                         src[((n * cin + ci) * k + ky) * k + kx];
+                  acc +=
+                      (double)im.in[iy * (ptrdiff_t)im.rs + ix * (ptrdiff_t)cin + (ptrdiff_t)ci] *
+                      src[((n * cin + ci) * k + ky) * k + kx];
                 }
             assert_float_equal(out[(oy * ow + ox) * cout + n], acc, 1e-5);
           }

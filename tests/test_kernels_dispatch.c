@@ -21,8 +21,8 @@ static const char *value = "scalar", *expect = "scalar";
 static const char *best_name(void) {
   unsigned f = dynrt_cpu_features();
   unsigned avx2 = DYNRT_CPU_AVX2 | DYNRT_CPU_FMA;
-  unsigned avx512 = avx2 | DYNRT_CPU_AVX512F | DYNRT_CPU_AVX512BW | DYNRT_CPU_AVX512VL |
-                    DYNRT_CPU_AVX512DQ;
+  unsigned avx512 =
+      avx2 | DYNRT_CPU_AVX512F | DYNRT_CPU_AVX512BW | DYNRT_CPU_AVX512VL | DYNRT_CPU_AVX512DQ;
 #if defined(__x86_64__)
   if ((f & avx512) == avx512) return "avx512";
   if ((f & avx2) == avx2) return "avx2";
@@ -57,7 +57,7 @@ static void test_selection(void **state) {
 
   assert_non_null(t);
   assert_string_equal(t->name, want);
-  assert_ptr_equal(dynrt__kernels(), t); /* chosen once */
+  assert_ptr_equal(dynrt__kernels(), t);                            /* chosen once */
   int forced_ok = !*value || dynrt__kernels_by_name(value) != NULL; /* "" = unset */
   if (forced_ok)
     assert_null(strstr(log, "DYNRT_KERNELS"));

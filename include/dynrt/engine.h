@@ -170,10 +170,9 @@ DYNRT_API dynrt_status dynrt_bn_table_create(const dynrt_model *model, const dyn
                                              dynrt_bn_table **out, dynrt_error *err);
 /* From running statistics, with the file's gamma, beta and bn_eps:
  * scale = gamma/sqrt(var+eps), shift = beta - mean*scale. var must be >= 0. */
-DYNRT_API dynrt_status dynrt_bn_table_from_stats(const dynrt_model *model,
-                                                 const dynrt_subnet *cfg, const float *mean,
-                                                 const float *var, dynrt_bn_table **out,
-                                                 dynrt_error *err);
+DYNRT_API dynrt_status dynrt_bn_table_from_stats(const dynrt_model *model, const dynrt_subnet *cfg,
+                                                 const float *mean, const float *var,
+                                                 dynrt_bn_table **out, dynrt_error *err);
 /* The config the table belongs to. */
 DYNRT_API const dynrt_subnet *dynrt_bn_table_subnet(const dynrt_bn_table *table);
 DYNRT_API void dynrt_bn_table_destroy(dynrt_bn_table *table);
@@ -196,8 +195,8 @@ typedef struct dynrt_session_options {
  * opts may be NULL (own pool, one thread).
  */
 DYNRT_API dynrt_status dynrt_session_create(const dynrt_model *model,
-                                            const dynrt_session_options *opts,
-                                            dynrt_session **out, dynrt_error *err);
+                                            const dynrt_session_options *opts, dynrt_session **out,
+                                            dynrt_error *err);
 /* NULL is a no-op. Joins the session's own pool. */
 DYNRT_API void dynrt_session_destroy(dynrt_session *session);
 
@@ -214,8 +213,7 @@ DYNRT_API void dynrt_session_get_subnet(const dynrt_session *session, dynrt_subn
 
 /* Own pool only (DYNRT_ERR_STATE with a borrowed one): use n threads from the next
  * inference, thread i on cpus[i] (cpus may be NULL: unpinned). No thread is created. */
-DYNRT_API dynrt_status dynrt_session_set_threads(dynrt_session *session, int n,
-                                                 const int *cpus);
+DYNRT_API dynrt_status dynrt_session_set_threads(dynrt_session *session, int n, const int *cpus);
 DYNRT_API int dynrt_session_threads(const dynrt_session *session);
 
 /*
@@ -227,14 +225,12 @@ DYNRT_API int dynrt_session_threads(const dynrt_session *session);
 DYNRT_API dynrt_status dynrt_session_run_image(dynrt_session *session, const uint8_t *rgb,
                                                int width, int height, size_t row_stride);
 /* Runs on an already preprocessed float NHWC tensor [r][r][3] (r = active resolution). */
-DYNRT_API dynrt_status dynrt_session_run_tensor(dynrt_session *session, const float *nhwc,
-                                                int r);
+DYNRT_API dynrt_status dynrt_session_run_tensor(dynrt_session *session, const float *nhwc, int r);
 /* Logits of the last run ([num_classes], owned by the session, valid until the next run or
  * destroy); NULL before the first run. */
 DYNRT_API const float *dynrt_session_logits(const dynrt_session *session, size_t *n);
 /* Softmax of the last logits into probs[num_classes]. */
-DYNRT_API dynrt_status dynrt_session_probs(const dynrt_session *session, float *probs,
-                                           size_t n);
+DYNRT_API dynrt_status dynrt_session_probs(const dynrt_session *session, float *probs, size_t n);
 /* The k most probable classes, descending, with their probabilities (prob may be NULL). */
 DYNRT_API dynrt_status dynrt_session_topk(const dynrt_session *session, size_t k, int *classes,
                                           float *prob);

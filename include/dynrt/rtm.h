@@ -68,15 +68,15 @@ typedef struct dynrt_app dynrt_app;
 #define DYNRT_RTM_MAX_APPS 8
 
 typedef struct dynrt_rtm_options {
-  const char *policy;   /* see above; NULL = "rtm" */
-  uint64_t period_ns;   /* level-2 period; 0 = 100 ms */
-  double margin;        /* latency margin: plan and pick for target x (1 - margin); 0.05 */
+  const char *policy;    /* see above; NULL = "rtm" */
+  uint64_t period_ns;    /* level-2 period; 0 = 100 ms */
+  double margin;         /* latency margin: plan and pick for target x (1 - margin); 0.05 */
   double step_up_margin; /* extra margin a better point needs to be stepped up to; 0.05 */
-  int step_up_count;    /* consecutive inferences it must fit first; 3 */
-  int violation_count;  /* consecutive misses that call level 2; 3 */
-  double replan_drift;  /* relative change of a slowdown estimate that calls level 2; 0.15 */
-  double kalman_q;      /* process noise of the slowdown filter (per inference); 0.005 */
-  double kalman_r;      /* measurement noise of measured/predicted latency; 0.02 */
+  int step_up_count;     /* consecutive inferences it must fit first; 3 */
+  int violation_count;   /* consecutive misses that call level 2; 3 */
+  double replan_drift;   /* relative change of a slowdown estimate that calls level 2; 0.15 */
+  double kalman_q;       /* process noise of the slowdown filter (per inference); 0.005 */
+  double kalman_r;       /* measurement noise of measured/predicted latency; 0.02 */
   /* Idle power (W) of a domain for which neither the platform nor the op library gives
    * one (platform.h has no idle power; op libraries may carry an "idle" table). */
   double idle_w_default;
@@ -100,16 +100,16 @@ typedef struct dynrt_requirements {
 } dynrt_requirements;
 
 typedef struct dynrt_app_spec {
-  const char *name;           /* for messages and logs; copied; NULL = "app<N>" */
-  const dynrt_oplib *oplib;   /* borrowed; must outlive the app */
+  const char *name;         /* for messages and logs; copied; NULL = "app<N>" */
+  const dynrt_oplib *oplib; /* borrowed; must outlive the app */
   dynrt_requirements req;
   /* Real inference (dynrt_app_infer): the model the op library belongs to and a session of
    * it. NULL for apps driven by decide/report (simulator). With a model, every op-library
    * sub-network is parsed against it and its id checked. */
   const dynrt_model *model;
-  dynrt_session *session;     /* borrowed; used only by dynrt_app_infer */
-  dynrt_pool *pool;           /* the session's borrowed pool, if it has one (cores are set
-                                 on it); NULL: dynrt_session_set_threads */
+  dynrt_session *session; /* borrowed; used only by dynrt_app_infer */
+  dynrt_pool *pool;       /* the session's borrowed pool, if it has one (cores are set
+                             on it); NULL: dynrt_session_set_threads */
   /* Optional per-sub-network BN tables, indexed like the op library's sub-networks (NULL
    * entries: the super-network's statistics). Borrowed. */
   const dynrt_bn_table *const *bn_tables;
@@ -120,52 +120,52 @@ typedef struct dynrt_app_spec {
 
 /* The answer of level 1 for the next inference. */
 typedef struct dynrt_decision {
-  int subnet;              /* index in the app's op library */
-  const char *config;      /* its config string (owned by the op library) */
+  int subnet;         /* index in the app's op library */
+  const char *config; /* its config string (owned by the op library) */
   uint64_t subnet_id;
-  double accuracy;         /* its validation top-1 */
-  int setting;             /* op-library setting index; -1 under a governor policy */
-  int domain;              /* platform domain index */
-  uint64_t cpu_mask;       /* cores granted (0 on a domain without cores) */
+  double accuracy;   /* its validation top-1 */
+  int setting;       /* op-library setting index; -1 under a governor policy */
+  int domain;        /* platform domain index */
+  uint64_t cpu_mask; /* cores granted (0 on a domain without cores) */
   int ncores;
-  uint32_t khz;            /* frequency planned for the domain; 0 = left to a governor */
+  uint32_t khz;                /* frequency planned for the domain; 0 = left to a governor */
   double predicted_latency_ms; /* op-library latency x slowdown estimate (0 if unknown) */
   double predicted_energy_mj;
-  uint64_t plan_epoch;     /* changes whenever level 2 changes this app's grant */
+  uint64_t plan_epoch; /* changes whenever level 2 changes this app's grant */
 } dynrt_decision;
 
 /* Whether the app's requirements hold in the current plan (predicted), and by how much
  * they are missed. Updated by level 2 and by level 1. */
 typedef struct dynrt_app_status {
   int latency_met, accuracy_met, energy_met;
-  double latency_shortfall_ms;  /* predicted latency - target, > 0 when missed */
-  double accuracy_shortfall;    /* floor - accuracy, > 0 when missed */
-  double energy_shortfall_mj;   /* predicted energy - budget, > 0 when missed */
-  int degraded;                 /* level 2 relaxed some requirement of this app */
-  int starved;                  /* no resources could be given at all */
-  double slowdown;              /* current estimate on the granted domain */
-  dynrt_decision decision;      /* the last decision */
+  double latency_shortfall_ms; /* predicted latency - target, > 0 when missed */
+  double accuracy_shortfall;   /* floor - accuracy, > 0 when missed */
+  double energy_shortfall_mj;  /* predicted energy - budget, > 0 when missed */
+  int degraded;                /* level 2 relaxed some requirement of this app */
+  int starved;                 /* no resources could be given at all */
+  double slowdown;             /* current estimate on the granted domain */
+  dynrt_decision decision;     /* the last decision */
 } dynrt_app_status;
 
 typedef struct dynrt_app_stats {
-  uint64_t inferences;     /* reports */
-  uint64_t misses;         /* reports with latency above the target */
-  uint64_t switches;       /* sub-network changes decided by level 1 */
+  uint64_t inferences; /* reports */
+  uint64_t misses;     /* reports with latency above the target */
+  uint64_t switches;   /* sub-network changes decided by level 1 */
   double latency_ms_sum;
-  double energy_mj_sum;    /* as reported */
-  double accuracy_sum;     /* sum of the decided sub-networks' accuracy per report */
-  uint64_t decide_ns_sum;  /* time spent in level 1 (manager overhead per decision) */
+  double energy_mj_sum;   /* as reported */
+  double accuracy_sum;    /* sum of the decided sub-networks' accuracy per report */
+  uint64_t decide_ns_sum; /* time spent in level 1 (manager overhead per decision) */
   uint64_t decisions;
 } dynrt_app_stats;
 
 typedef struct dynrt_rtm_stats {
-  uint64_t plans;          /* level-2 runs */
-  uint64_t plan_ns_sum;    /* time spent in them */
+  uint64_t plans;       /* level-2 runs */
+  uint64_t plan_ns_sum; /* time spent in them */
   uint64_t plan_ns_last;
-  uint64_t freq_writes;    /* dynrt_platform_set_freq calls */
-  uint64_t assign_writes;  /* dynrt_platform_assign calls */
-  uint64_t events;         /* platform events consumed */
-  int infeasible;          /* the last plan degraded some app */
+  uint64_t freq_writes;   /* dynrt_platform_set_freq calls */
+  uint64_t assign_writes; /* dynrt_platform_assign calls */
+  uint64_t events;        /* platform events consumed */
+  int infeasible;         /* the last plan degraded some app */
 } dynrt_rtm_stats;
 
 /*
@@ -210,8 +210,8 @@ DYNRT_API void dynrt_rtm_get_stats(dynrt_rtm *rtm, dynrt_rtm_stats *out);
 
 /* Oracle timeline: what will happen, given in advance (policy "oracle" only). */
 typedef enum dynrt_oracle_kind {
-  DYNRT_ORACLE_SLOWDOWN = 1,  /* from time_ns, the app's true slowdown on `domain` (-1: all) */
-  DYNRT_ORACLE_REQUIREMENTS   /* from time_ns, the app's requirements are `req` */
+  DYNRT_ORACLE_SLOWDOWN = 1, /* from time_ns, the app's true slowdown on `domain` (-1: all) */
+  DYNRT_ORACLE_REQUIREMENTS  /* from time_ns, the app's requirements are `req` */
 } dynrt_oracle_kind;
 typedef struct dynrt_oracle_event {
   dynrt_oracle_kind kind;

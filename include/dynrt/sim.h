@@ -30,6 +30,7 @@
 #ifndef DYNRT_SIM_H
 #define DYNRT_SIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dynrt/common.h"
@@ -48,12 +49,19 @@ typedef uint64_t dynrt_sim_job;
 typedef struct dynrt_sim_completion {
   dynrt_sim_job job;
   int app;
-  int domain;         /* GPU domain, or the CPU domain of the job's lowest CPU */
+  int domain; /* GPU domain, or the CPU domain of the job's lowest CPU */
   uint64_t start_ns;
   uint64_t end_ns;
-  double energy_uj;   /* attributed to this job (see the model above) */
-  int cancelled;      /* 1 when ended by dynrt_sim_job_cancel */
+  double energy_uj; /* attributed to this job (see the model above) */
+  int cancelled;    /* 1 when ended by dynrt_sim_job_cancel */
 } dynrt_sim_completion;
+
+/* Opens a simulated board: the same as dynrt_platform_open("sim:" board, ...). board is a
+ * path to a description or a preset name ("xavier-nx" -> platforms/xavier-nx.json, looked
+ * up from the working directory, then under $DYNRT_SOURCE_DIR). Close with
+ * dynrt_platform_close(). */
+DYNRT_API dynrt_status dynrt_sim_open(const char *board, dynrt_platform **out, char *errbuf,
+                                      size_t errlen);
 
 /* ---- clock ---- */
 
@@ -83,8 +91,8 @@ DYNRT_API dynrt_status dynrt_sim_next_completion(dynrt_platform *p, uint64_t *t)
  * memory_ns >= 0, not both 0. The board's latency noise is applied once, here.
  */
 DYNRT_API dynrt_status dynrt_sim_job_start(dynrt_platform *p, int app, int domain,
-                                           uint64_t cpu_mask, double compute_ns,
-                                           double memory_ns, dynrt_sim_job *job);
+                                           uint64_t cpu_mask, double compute_ns, double memory_ns,
+                                           dynrt_sim_job *job);
 /* Ends a running job now; *partial (may be NULL) gets its record with cancelled = 1. */
 DYNRT_API dynrt_status dynrt_sim_job_cancel(dynrt_platform *p, dynrt_sim_job job,
                                             dynrt_sim_completion *partial);
@@ -97,18 +105,17 @@ DYNRT_API dynrt_status dynrt_sim_job_progress(dynrt_platform *p, dynrt_sim_job j
 DYNRT_API dynrt_status dynrt_sim_split_latency(dynrt_platform *p, int domain, double latency_ns,
                                                double *compute_ns, double *memory_ns);
 /* Time a job would take alone (no noise, no sharing) on `ncores` cores of `domain` at khz. */
-DYNRT_API dynrt_status dynrt_sim_predict_ns(dynrt_platform *p, int domain, uint32_t khz,
-                                            int ncores, double compute_ns, double memory_ns,
-                                            double *ns);
+DYNRT_API dynrt_status dynrt_sim_predict_ns(dynrt_platform *p, int domain, uint32_t khz, int ncores,
+                                            double compute_ns, double memory_ns, double *ns);
 
 /* ---- background load and timed events (all may be scheduled in the future) ---- */
 
 /* A foreign process (like `stress`) on every CPU of cpu_mask from t_start to t_end
  * (DYNRT_SIM_FOREVER: never ends), busy for duty*period_ns at the start of every period.
  * duty in (0, 1]; period_ns > 0. Raises DYNRT_EVENT_LOAD_CHANGED when it starts and ends. */
-DYNRT_API dynrt_status dynrt_sim_add_background(dynrt_platform *p, uint64_t t_start,
-                                                uint64_t t_end, uint64_t cpu_mask, double duty,
-                                                uint64_t period_ns, uint32_t *id);
+DYNRT_API dynrt_status dynrt_sim_add_background(dynrt_platform *p, uint64_t t_start, uint64_t t_end,
+                                                uint64_t cpu_mask, double duty, uint64_t period_ns,
+                                                uint32_t *id);
 /* Ends background `id` at time t (>= now). */
 DYNRT_API dynrt_status dynrt_sim_stop_background(dynrt_platform *p, uint32_t id, uint64_t t);
 /* At time t the domain's maximum becomes max_khz (thermal or battery cap; 0 lifts it).
@@ -117,8 +124,7 @@ DYNRT_API dynrt_status dynrt_sim_schedule_cap(dynrt_platform *p, uint64_t t, int
                                               uint32_t max_khz);
 /* At time t the cores in taken_mask are taken from dynrt (unavailable; jobs already there
  * keep running); the others are given back. Raises DYNRT_EVENT_CPUS_CHANGED. */
-DYNRT_API dynrt_status dynrt_sim_schedule_take(dynrt_platform *p, uint64_t t,
-                                               uint64_t taken_mask);
+DYNRT_API dynrt_status dynrt_sim_schedule_take(dynrt_platform *p, uint64_t t, uint64_t taken_mask);
 /* At time t the named mode (nvpmodel-like: online cores, per-domain min/max) applies.
  * Threads on cores going offline migrate to the lowest online core of their job's domain. */
 DYNRT_API dynrt_status dynrt_sim_schedule_mode(dynrt_platform *p, uint64_t t, const char *mode);
@@ -150,11 +156,10 @@ typedef struct dynrt_sim_cpu_state {
   uint32_t util_avg;   /* PELT, 0..1024 */
   uint32_t runnable_avg;
   uint32_t util_est;
-  uint32_t util;       /* what schedutil uses: max(util, runnable, util_est) capped */
-  uint64_t busy_ns;    /* busy time since open */
+  uint32_t util;    /* what schedutil uses: max(util, runnable, util_est) capped */
+  uint64_t busy_ns; /* busy time since open */
 } dynrt_sim_cpu_state;
-DYNRT_API dynrt_status dynrt_sim_cpu_state_get(dynrt_platform *p, int cpu,
-                                               dynrt_sim_cpu_state *st);
+DYNRT_API dynrt_status dynrt_sim_cpu_state_get(dynrt_platform *p, int cpu, dynrt_sim_cpu_state *st);
 /* Modelled power now (W, no sensor noise) and exact energy since open (µJ). */
 DYNRT_API dynrt_status dynrt_sim_power(dynrt_platform *p, double *watts, double *energy_uj);
 

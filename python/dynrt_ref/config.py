@@ -28,6 +28,14 @@ def _fmt_choice(v):
     return str(int(v)) if float(v).is_integer() else "%g" % v
 
 
+def _match(v, choices):
+    """The choice equal to v within a relative 1e-6 (as the C parser matches w and e)."""
+    for c in choices:
+        if abs(v - c) <= 1e-6 * abs(c):
+            return c
+    return None
+
+
 class SubnetConfig:
     """One sub-network: resolution r, width multiplier w, per-stage depths d and per-block
     kernel sizes k and expand ratios e (all blocks, including inactive ones)."""
@@ -43,7 +51,7 @@ class SubnetConfig:
     def validate(self, arch):
         if self.r not in arch.resolutions:
             raise ValueError("config: r=%d not in %s" % (self.r, arch.resolutions))
-        if not any(abs(self.w - w) < 1e-9 for w in arch.width_mults):
+        if _match(self.w, arch.width_mults) is None:
             raise ValueError("config: w=%g not in %s" % (self.w, arch.width_mults))
         if len(self.d) != len(arch.stages):
             raise ValueError("config: d has %d entries, expected %d" % (len(self.d), len(arch.stages)))
@@ -55,7 +63,7 @@ class SubnetConfig:
             if len(vals) != nb:
                 raise ValueError("config: %s has %d entries, expected %d" % (name, len(vals), nb))
             for i, v in enumerate(vals):
-                if v not in allowed:
+                if _match(v, allowed) is None:
                     raise ValueError("config: %s[%d]=%s not in %s" % (name, i, v, allowed))
         return self
 
@@ -70,7 +78,8 @@ class SubnetConfig:
                 k[j + b] = max(arch.kernel_sizes)
                 e[j + b] = max(arch.expand_ratios)
             j += n
-        w = min(arch.width_mults, key=lambda x: abs(x - self.w))
+        w = _match(self.w, arch.width_mults)
+        e = [_match(v, arch.expand_ratios) for v in e]
         return SubnetConfig(self.r, w, self.d, k, e)
 
     def to_string(self, arch=None):

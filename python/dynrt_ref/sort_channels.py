@@ -50,3 +50,63 @@ def reorganize_middle_weights(model, expand_stage=0):
             _take(blk.se.reduce.bias, se_idx, 0)
         _bn_take(blk.expand_bn, idx)
         _take(blk.expand.weight, idx, 0)
+
+
+def _perm(importance):
+    return torch.sort(importance, descending=True)[1]
+
+
+@torch.no_grad()
+def reorganize_widths(model):
+    """Sort the channels of every layer whose width scales with the width multiplier (stem,
+    first block, each stage's residual stream, head), most important first, so that a
+    smaller multiplier keeps the channels that matter most. Each permutation is applied to
+    the layer that writes the channels and to every layer that reads them; a stage's blocks
+    share one permutation because their residual additions tie the channels together.
+    The largest network computes exactly the same function afterwards."""
+    a = model.arch.d
+    blocks = model.blocks
+    infos = model.block_info
+    first_res = a["first_block"]["stride"] == 1 and a["stem"]["out"] == a["first_block"]["out"]
+
+    # stem (and, when the first block adds its input, the first block's output too)
+    p0 = _perm(model.stem.conv.weight.abs().sum(dim=(1, 2, 3)))
+    _take(model.stem.conv.weight, p0, 0)
+    _bn_take(model.stem.bn, p0)
+    _take(model.first.dw.weight, p0, 0)
+    _bn_take(model.first.dw_bn, p0)
+    _take(model.first.proj.weight, p0, 1)
+    if first_res:
+        p1 = p0
+    else:
+        p1 = _perm(model.first.proj.weight.abs().sum(dim=(1, 2, 3)))
+    _take(model.first.proj.weight, p1, 0)
+    _bn_take(model.first.proj_bn, p1)
+    # input of the first stage block
+    _take(blocks[0].expand.weight, p1, 1)
+
+    # each stage's stream: written by every block's projection, read by the next block's
+    # expansion (or the head)
+    j = 0
+    for st in a["stages"]:
+        n = max(st["depths"])
+        idx = list(range(j, j + n))
+        imp = sum(blocks[b].proj.weight.abs().sum(dim=(1, 2, 3)) for b in idx)
+        p = _perm(imp)
+        for b in idx:
+            _take(blocks[b].proj.weight, p, 0)
+            _bn_take(blocks[b].proj_bn, p)
+            if b + 1 < len(blocks):
+                _take(blocks[b + 1].expand.weight, p, 1)
+        if j + n == len(blocks):
+            _take(model.head.expand.weight, p, 1)
+        j += n
+    assert j == len(infos)
+
+    pe = _perm(model.head.expand.weight.abs().sum(dim=(1, 2, 3)))
+    _take(model.head.expand.weight, pe, 0)
+    _bn_take(model.head.expand_bn, pe)
+    _take(model.head.mix.weight, pe, 1)
+    pm = _perm(model.head.mix.weight.abs().sum(dim=(1, 2, 3)))
+    _take(model.head.mix.weight, pm, 0)
+    _take(model.head.classifier.weight, pm, 1)

@@ -62,8 +62,8 @@ typedef struct ctx {
 static dynrt_status bad(const ctx *c, const char *field, const char *fmt, const char *value) {
   char msg[256];
   snprintf(msg, sizeof msg, fmt, value);
-  return dynrt__seterr(c->err, DYNRT_ERR_FORMAT, "%s: dynrt.arch: field '%s' %s", c->where,
-                       field, msg);
+  return dynrt__seterr(c->err, DYNRT_ERR_FORMAT, "%s: dynrt.arch: field '%s' %s", c->where, field,
+                       msg);
 }
 
 /* Short text of a JSON value for messages. */
@@ -99,15 +99,14 @@ static dynrt_status get_int(const ctx *c, const cJSON *obj, const char *key, con
   return DYNRT_OK;
 }
 
-static dynrt_status get_num(const ctx *c, const cJSON *v, const char *field, double lo,
-                            double hi, int lo_open, double *out) {
+static dynrt_status get_num(const ctx *c, const cJSON *v, const char *field, double lo, double hi,
+                            int lo_open, double *out) {
   char vt[64];
   value_text(v, vt, sizeof vt);
   if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble > hi ||
       v->valuedouble < lo || (lo_open && v->valuedouble == lo)) {
     char fmt[96];
-    snprintf(fmt, sizeof fmt, "= %%s, expected a number in %s%g, %g]", lo_open ? "(" : "[", lo,
-             hi);
+    snprintf(fmt, sizeof fmt, "= %%s, expected a number in %s%g, %g]", lo_open ? "(" : "[", lo, hi);
     return bad(c, field, fmt, vt);
   }
   *out = v->valuedouble;
@@ -156,8 +155,8 @@ static const cJSON *get_obj(const ctx *c, const cJSON *obj, const char *key, dyn
 
 /* A non-empty array of at most max numbers with distinct values, returned sorted
  * ascending. Integers only when `integer`. */
-static dynrt_status get_list(const ctx *c, const cJSON *v, const char *field, int max,
-                             int integer, double lo, double hi, double *out, int *n) {
+static dynrt_status get_list(const ctx *c, const cJSON *v, const char *field, int max, int integer,
+                             double lo, double hi, double *out, int *n) {
   char vt[64];
   value_text(v, vt, sizeof vt);
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > max) {
@@ -304,12 +303,11 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED, "%s: dynrt.arch has %zu bytes, limit %u",
                          where, len, DYNRT__HEADER_MAX);
   if (!dynrt__json_depth_ok(json, len, DYNRT__JSON_DEPTH_MAX))
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: dynrt.arch JSON nests deeper than %d",
-                         where, DYNRT__JSON_DEPTH_MAX);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: dynrt.arch JSON nests deeper than %d", where,
+                         DYNRT__JSON_DEPTH_MAX);
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-  if (!root)
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: dynrt.arch is not valid JSON", where);
+  if (!root) return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: dynrt.arch is not valid JSON", where);
   dynrt_status st = DYNRT_OK;
   const cJSON *v, *o;
   double list[DYNRT_MAX_RESOLUTIONS];
@@ -333,8 +331,7 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     goto done;
   }
   snprintf(a->name, sizeof a->name, "%s", v->valuestring);
-  if ((st = get_int(c, root, "num_classes", "num_classes", 1, 100000, &a->num_classes)))
-    goto done;
+  if ((st = get_int(c, root, "num_classes", "num_classes", 1, 100000, &a->num_classes))) goto done;
   v = cJSON_GetObjectItemCaseSensitive(root, "class_names");
   if (v) {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != a->num_classes) {
@@ -370,8 +367,8 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     goto done;
   a->n_res = n;
   for (int i = 0; i < n; i++) a->res[i] = (int)list[i];
-  if ((st = get_num(c, cJSON_GetObjectItemCaseSensitive(o, "resize_ratio"),
-                    "input.resize_ratio", 0, 1, 1, &a->resize_ratio)))
+  if ((st = get_num(c, cJSON_GetObjectItemCaseSensitive(o, "resize_ratio"), "input.resize_ratio", 0,
+                    1, 1, &a->resize_ratio)))
     goto done;
   for (int which = 0; which < 2; which++) {
     const char *key = which ? "std" : "mean";
@@ -407,13 +404,12 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
   if ((st = parse_layer(c, root, "stem", &a->stem_out, &a->stem_kernel, &a->stem_stride,
                         &a->stem_act, 0)))
     goto done;
-  if ((st = parse_layer(c, root, "first_block", &a->first_out, &a->first_kernel,
-                        &a->first_stride, &a->first_act, 1)))
+  if ((st = parse_layer(c, root, "first_block", &a->first_out, &a->first_kernel, &a->first_stride,
+                        &a->first_act, 1)))
     goto done;
 
   v = cJSON_GetObjectItemCaseSensitive(root, "stages");
-  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 ||
-      cJSON_GetArraySize(v) > DYNRT_MAX_STAGES) {
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > DYNRT_MAX_STAGES) {
     char vt[64];
     value_text(v, vt, sizeof vt);
     st = bad(c, "stages", "= %s, expected an array of 1..8 stages", vt);
@@ -433,8 +429,8 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     snprintf(g, sizeof g, "%s.width", f);
     if ((st = get_int(c, so, "width", g, 1, WIDTH_MAX, &sg->width))) goto done;
     snprintf(g, sizeof g, "%s.depths", f);
-    if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(so, "depths"), g, DYNRT_MAX_CHOICES,
-                       1, 1, 16, list, &n)))
+    if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(so, "depths"), g, DYNRT_MAX_CHOICES, 1,
+                       1, 16, list, &n)))
       goto done;
     sg->n_depths = n;
     for (int i = 0; i < n; i++) sg->depths[i] = (int)list[i];
@@ -443,8 +439,8 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     nb += sg->dmax;
     if (nb > DYNRT_MAX_BLOCKS) {
       st = dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED,
-                         "%s: dynrt.arch: field '%s' brings the blocks to %d, limit %d", where,
-                         g, nb, DYNRT_MAX_BLOCKS);
+                         "%s: dynrt.arch: field '%s' brings the blocks to %d, limit %d", where, g,
+                         nb, DYNRT_MAX_BLOCKS);
       goto done;
     }
     snprintf(g, sizeof g, "%s.stride", f);
@@ -456,8 +452,8 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     a->n_stages++;
   }
 
-  if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(root, "kernel_sizes"), "kernel_sizes",
-                     3, 1, 3, 7, list, &n)))
+  if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(root, "kernel_sizes"), "kernel_sizes", 3,
+                     1, 3, 7, list, &n)))
     goto done;
   for (int i = 0; i < n; i++) {
     if (!((int)list[i] & 1)) {
@@ -469,8 +465,8 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
     a->ks[i] = (int)list[i];
   }
   a->n_ks = n;
-  if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(root, "expand_ratios"),
-                     "expand_ratios", DYNRT_MAX_CHOICES, 0, 0.01, 16, list, &n)))
+  if ((st = get_list(c, cJSON_GetObjectItemCaseSensitive(root, "expand_ratios"), "expand_ratios",
+                     DYNRT_MAX_CHOICES, 0, 0.01, 16, list, &n)))
     goto done;
   a->n_es = n;
   memcpy(a->es, list, (size_t)n * sizeof *list);

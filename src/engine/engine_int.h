@@ -185,9 +185,9 @@ struct dynrt_bn_table {
   const dynrt_model *model;
   dynrt_subnet cfg; /* canonical */
   int n_layers;
-  int layer_id[DYNRT__BN_MAX];   /* BN layer id of each active layer */
-  size_t offset[DYNRT__BN_MAX];  /* into scale/shift */
-  float *scale, *shift;          /* [total] each */
+  int layer_id[DYNRT__BN_MAX];  /* BN layer id of each active layer */
+  size_t offset[DYNRT__BN_MAX]; /* into scale/shift */
+  float *scale, *shift;         /* [total] each */
 };
 
 /* BN layers run by a resolved sub-network: ids and active channels, in execution order. */

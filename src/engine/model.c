@@ -49,8 +49,7 @@ static dynrt_status get(loader *l, const char *name, int ndim, const int64_t *sh
                         const float **out) {
   dynrt__tensor *t = dynrt__st_find(l->f, name);
   if (!t)
-    return dynrt__seterr(l->err, DYNRT_ERR_FORMAT, "%s: tensor '%s' is missing", l->f->path,
-                         name);
+    return dynrt__seterr(l->err, DYNRT_ERR_FORMAT, "%s: tensor '%s' is missing", l->f->path, name);
   int same = t->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
   if (!same) {
@@ -63,8 +62,8 @@ static dynrt_status get(loader *l, const char *name, int ndim, const int64_t *sh
     if (u < sizeof got) snprintf(got + u, sizeof got - u, "]");
     u = (size_t)snprintf(want, sizeof want, "[");
     for (int i = 0; i < ndim && u < sizeof want; i++)
-      u += (size_t)snprintf(want + u, sizeof want - u, "%s%lld", i ? ", " : "",
-                            (long long)shape[i]);
+      u +=
+          (size_t)snprintf(want + u, sizeof want - u, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (u < sizeof want) snprintf(want + u, sizeof want - u, "]");
     return dynrt__seterr(l->err, DYNRT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
                          l->f->path, name, got, want);
@@ -73,16 +72,20 @@ static dynrt_status get(loader *l, const char *name, int ndim, const int64_t *sh
   if (((uintptr_t)t->data & 3) == 0) {
     *out = (const float *)(const void *)t->data;
   } else {
+    /* Allocated on first need: files written by the reference are aligned and never pay. */
     size_t n = (size_t)(t->end - t->begin) / 4;
     DYNRT_ASSERT(n <= l->scratch_floats);
+    if (!l->scratch && !(l->scratch = dynrt__aligned_alloc(l->scratch_floats * 4, 64)))
+      return dynrt__seterr(l->err, DYNRT_ERR_NOMEM, "%s: no memory to align tensor '%s'",
+                           l->f->path, name);
     memcpy(l->scratch, t->data, n * 4);
     *out = l->scratch;
   }
   return DYNRT_OK;
 }
 
-static dynrt_status get4(loader *l, const char *name, int64_t a, int64_t b, int64_t c,
-                         int64_t d, const float **out) {
+static dynrt_status get4(loader *l, const char *name, int64_t a, int64_t b, int64_t c, int64_t d,
+                         const float **out) {
   int64_t s[4] = {a, b, c, d};
   return get(l, name, 4, s, out);
 }
@@ -302,17 +305,17 @@ static dynrt_status build(dynrt_model *m, dynrt__st_file *f, dynrt_err *err) {
   for (size_t i = 0; i < f->n_tensors; i++)
     if ((f->tensors[i].end - f->tensors[i].begin) / 4 > big)
       big = (size_t)(f->tensors[i].end - f->tensors[i].begin) / 4;
-  l->scratch_floats = big;
+  l->scratch_floats = big ? big : 1;
   m->blob = dynrt__aligned_alloc(m->blob_floats * sizeof(float), 64);
-  l->scratch = dynrt__aligned_alloc((big ? big : 1) * sizeof(float), 64);
   l->tmp[0] = dynrt__aligned_alloc(cmax * kk * sizeof(float), 64);
   l->tmp[1] = dynrt__aligned_alloc(cmax * kk * sizeof(float), 64);
-  if (!m->blob || !l->scratch || !l->tmp[0] || !l->tmp[1]) {
+  if (!m->blob || !l->tmp[0] || !l->tmp[1]) {
     st = dynrt__seterr(err, DYNRT_ERR_NOMEM, "%s: no memory for %zu packed floats", f->path,
                        m->blob_floats);
     goto done;
   }
-  memset(m->blob, 0, m->blob_floats * sizeof(float));
+  /* No blanket memset: every array is fully written by its packer, padding between arrays
+   * is never read, and untouched pages of the over-planned table area stay non-resident. */
   char name[96];
   const float *src;
   int ks = a->stem_kernel, kf = a->first_kernel;
@@ -372,9 +375,8 @@ static dynrt_status build(dynrt_model *m, dynrt__st_file *f, dynrt_err *err) {
   if ((st = copy_vec(l, "head.classifier.bias", a->num_classes, &m->classifier_bias))) goto done;
   for (size_t i = 0; i < f->n_tensors; i++)
     if (!f->tensors[i].used) {
-      st = dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: tensor '%s' is not part of architecture '%s'", f->path,
-                         f->tensors[i].name, a->name);
+      st = dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: tensor '%s' is not part of architecture '%s'",
+                         f->path, f->tensors[i].name, a->name);
       goto done;
     }
   m->packed_bytes = weights * sizeof(float);
@@ -554,9 +556,8 @@ dynrt_status dynrt_bn_layout(const dynrt_model *m, const dynrt_subnet *cfg, size
   return st;
 }
 
-static dynrt_status table_alloc(const dynrt_model *m, const dynrt_subnet *cfg,
-                                dynrt_bn_table **out, size_t *total, dynrt__subnet_ix *x,
-                                dynrt_err *e) {
+static dynrt_status table_alloc(const dynrt_model *m, const dynrt_subnet *cfg, dynrt_bn_table **out,
+                                size_t *total, dynrt__subnet_ix *x, dynrt_err *e) {
   *out = NULL;
   if (!m || !cfg) return dynrt__seterr(e, DYNRT_ERR_INVALID_ARG, "bn: NULL argument");
   dynrt_subnet canon;
@@ -604,8 +605,8 @@ dynrt_status dynrt_bn_table_create(const dynrt_model *m, const dynrt_subnet *cfg
 }
 
 dynrt_status dynrt_bn_table_from_stats(const dynrt_model *m, const dynrt_subnet *cfg,
-                                       const float *mean, const float *var,
-                                       dynrt_bn_table **out, dynrt_error *err) {
+                                       const float *mean, const float *var, dynrt_bn_table **out,
+                                       dynrt_error *err) {
   dynrt_err e;
   dynrt__clearerr(&e);
   size_t n;
@@ -622,8 +623,8 @@ dynrt_status dynrt_bn_table_from_stats(const dynrt_model *m, const dynrt_subnet 
         size_t o = t->offset[l] + i;
         if (!(var[o] >= 0) || !isfinite(var[o]) || !isfinite(mean[o])) {
           st = dynrt__seterr(&e, DYNRT_ERR_INVALID_ARG,
-                             "bn: layer %d channel %zu: mean %g var %g is not a valid statistic",
-                             l, i, (double)mean[o], (double)var[o]);
+                             "bn: layer %d channel %zu: mean %g var %g is not a valid statistic", l,
+                             i, (double)mean[o], (double)var[o]);
           break;
         }
         double s = bn->gamma[i] / sqrt((double)var[o] + m->arch.bn_eps);

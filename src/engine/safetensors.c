@@ -92,15 +92,15 @@ static dynrt_status parse_tensor(const dynrt__st_file *f, const cJSON *item, uin
                            x->string);
   }
   if (!cJSON_IsString(dtype))
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: tensor '%s': field 'dtype' missing",
-                         f->path, nm);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: tensor '%s': field 'dtype' missing", f->path,
+                         nm);
   if (strcmp(dtype->valuestring, "F32"))
     return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED,
                          "%s: tensor '%s': dtype '%.32s', dynrt reads only F32", f->path, nm,
                          dtype->valuestring);
   if (!cJSON_IsArray(shape))
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: tensor '%s': field 'shape' missing",
-                         f->path, nm);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: tensor '%s': field 'shape' missing", f->path,
+                         nm);
   int nd = cJSON_GetArraySize(shape);
   if (nd > 8)
     return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED, "%s: tensor '%s': %d dimensions (max 8)",
@@ -111,8 +111,8 @@ static dynrt_status parse_tensor(const dynrt__st_file *f, const cJSON *item, uin
     uint64_t dim;
     if (!json_uint(x, UINT32_MAX, &dim))
       return dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                           "%s: tensor '%s': shape[%d] is not a non-negative integer", f->path,
-                           nm, t->ndim);
+                           "%s: tensor '%s': shape[%d] is not a non-negative integer", f->path, nm,
+                           t->ndim);
     if (dim > DYNRT__DIM_MAX)
       return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED,
                            "%s: tensor '%s': shape[%d] = %llu exceeds %u", f->path, nm, t->ndim,
@@ -120,30 +120,28 @@ static dynrt_status parse_tensor(const dynrt__st_file *f, const cJSON *item, uin
     t->shape[t->ndim++] = (int64_t)dim;
     elems *= dim; /* dims <= 2^20, 8 of them may overflow: checked right below */
     if (dim && elems > DYNRT__TENSOR_BYTES_MAX / 4)
-      return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED,
-                           "%s: tensor '%s': more than %llu bytes", f->path, nm,
-                           (unsigned long long)DYNRT__TENSOR_BYTES_MAX);
+      return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED, "%s: tensor '%s': more than %llu bytes",
+                           f->path, nm, (unsigned long long)DYNRT__TENSOR_BYTES_MAX);
   }
   uint64_t b, e;
   if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
       !json_uint(cJSON_GetArrayItem(offs, 0), UINT64_MAX / 2, &b) ||
       !json_uint(cJSON_GetArrayItem(offs, 1), UINT64_MAX / 2, &e))
     return dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: tensor '%s': 'data_offsets' is not [begin, end] of integers",
-                         f->path, nm);
+                         "%s: tensor '%s': 'data_offsets' is not [begin, end] of integers", f->path,
+                         nm);
   if (e < b)
     return dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: tensor '%s': data_offsets [%llu, %llu] end before begin", f->path,
-                         nm, (unsigned long long)b, (unsigned long long)e);
+                         "%s: tensor '%s': data_offsets [%llu, %llu] end before begin", f->path, nm,
+                         (unsigned long long)b, (unsigned long long)e);
   if (e > data_size)
     return dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: tensor '%s' ends at data byte %llu, data section has %llu",
-                         f->path, nm, (unsigned long long)e, (unsigned long long)data_size);
+                         "%s: tensor '%s' ends at data byte %llu, data section has %llu", f->path,
+                         nm, (unsigned long long)e, (unsigned long long)data_size);
   if (e - b != elems * 4)
     return dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: tensor '%s': data_offsets span %llu bytes, shape needs %llu",
-                         f->path, nm, (unsigned long long)(e - b),
-                         (unsigned long long)(elems * 4));
+                         "%s: tensor '%s': data_offsets span %llu bytes, shape needs %llu", f->path,
+                         nm, (unsigned long long)(e - b), (unsigned long long)(elems * 4));
   t->begin = b;
   t->end = e;
   return DYNRT_OK;
@@ -151,8 +149,7 @@ static dynrt_status parse_tensor(const dynrt__st_file *f, const cJSON *item, uin
 
 static dynrt_status parse_metadata(dynrt__st_file *f, const cJSON *meta, dynrt_err *err) {
   if (!cJSON_IsObject(meta))
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: '__metadata__' is not a JSON object",
-                         f->path);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: '__metadata__' is not a JSON object", f->path);
   const cJSON *x;
   const char *format = NULL, *arch = NULL;
   cJSON_ArrayForEach(x, meta) {
@@ -164,15 +161,13 @@ static dynrt_status parse_metadata(dynrt__st_file *f, const cJSON *meta, dynrt_e
     if (!strcmp(x->string, "dynrt.arch")) arch = x->valuestring;
   }
   if (!format)
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: __metadata__ has no 'dynrt.format'",
-                         f->path);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: __metadata__ has no 'dynrt.format'", f->path);
   if (strcmp(format, "1"))
     return dynrt__seterr(err, DYNRT_ERR_UNSUPPORTED,
                          "%s: __metadata__ 'dynrt.format' = '%.32s', dynrt reads '1'", f->path,
                          format);
   if (!arch)
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: __metadata__ has no 'dynrt.arch'",
-                         f->path);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: __metadata__ has no 'dynrt.arch'", f->path);
   f->arch_json = dynrt__strdup(arch);
   if (!f->arch_json)
     return dynrt__seterr(err, DYNRT_ERR_NOMEM, "%s: no memory for the architecture", f->path);
@@ -196,8 +191,8 @@ static dynrt_status parse_header(dynrt__st_file *f, dynrt_err *err) {
                          (unsigned long long)n, DYNRT__HEADER_MAX);
   const char *text = (const char *)f->map + 8;
   if (!dynrt__json_depth_ok(text, (size_t)n, DYNRT__JSON_DEPTH_MAX))
-    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: header JSON nests deeper than %d",
-                         f->path, DYNRT__JSON_DEPTH_MAX);
+    return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: header JSON nests deeper than %d", f->path,
+                         DYNRT__JSON_DEPTH_MAX);
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
   if (!root) {
@@ -212,8 +207,8 @@ static dynrt_status parse_header(dynrt__st_file *f, dynrt_err *err) {
   for (const char *p = end; p && p < text + n; p++)
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') {
       st = dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                         "%s: header has trailing bytes after the JSON object (byte %zu)",
-                         f->path, (size_t)(p - text));
+                         "%s: header has trailing bytes after the JSON object (byte %zu)", f->path,
+                         (size_t)(p - text));
       goto done;
     }
   if (!cJSON_IsObject(root)) {
@@ -279,12 +274,11 @@ static dynrt_status parse_header(dynrt__st_file *f, dynrt_err *err) {
     qsort(order, m, sizeof *order, range_cmp);
     for (size_t i = 1; i < m; i++)
       if (order[i]->begin < order[i - 1]->end) {
-        st = dynrt__seterr(err, DYNRT_ERR_FORMAT,
-                           "%s: tensor '%s' [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
-                           f->path, order[i]->name, (unsigned long long)order[i]->begin,
-                           (unsigned long long)order[i]->end, order[i - 1]->name,
-                           (unsigned long long)order[i - 1]->begin,
-                           (unsigned long long)order[i - 1]->end);
+        st = dynrt__seterr(
+            err, DYNRT_ERR_FORMAT, "%s: tensor '%s' [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
+            f->path, order[i]->name, (unsigned long long)order[i]->begin,
+            (unsigned long long)order[i]->end, order[i - 1]->name,
+            (unsigned long long)order[i - 1]->begin, (unsigned long long)order[i - 1]->end);
         break;
       }
     dynrt__free(order);
@@ -300,8 +294,7 @@ dynrt_status dynrt__st_open_memory(dynrt__st_file *f, const void *data, size_t s
   f->path = name ? name : "<memory>";
   f->map = data;
   f->size = size;
-  if (!data && size)
-    return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "%s: NULL data", f->path);
+  if (!data && size) return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "%s: NULL data", f->path);
   dynrt_status st = parse_header(f, err);
   if (st) dynrt__st_close(f);
   return st;
@@ -311,8 +304,7 @@ dynrt_status dynrt__st_open(dynrt__st_file *f, const char *path, dynrt_err *err)
   memset(f, 0, sizeof *f);
   f->path = path;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return dynrt__seterr(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0) return dynrt__seterr(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat sb;
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     close(fd);

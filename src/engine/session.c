@@ -122,16 +122,16 @@ static dynrt_status plan_build(const dynrt_session *s, const dynrt_subnet *cfg,
                          "session: BN table belongs to another %s than the requested one",
                          bn->model != m ? "model" : "sub-network");
   int li = 0;
-#define BN(dst, id)                                                                            \
-  do {                                                                                         \
-    if (bn) {                                                                                  \
-      (dst)[0] = bn->scale + bn->offset[li];                                                   \
-      (dst)[1] = bn->shift + bn->offset[li];                                                   \
-    } else {                                                                                   \
-      (dst)[0] = m->bn[id].scale;                                                              \
-      (dst)[1] = m->bn[id].shift;                                                              \
-    }                                                                                          \
-    li++;                                                                                      \
+#define BN(dst, id)                                                                                \
+  do {                                                                                             \
+    if (bn) {                                                                                      \
+      (dst)[0] = bn->scale + bn->offset[li];                                                       \
+      (dst)[1] = bn->shift + bn->offset[li];                                                       \
+    } else {                                                                                       \
+      (dst)[0] = m->bn[id].scale;                                                                  \
+      (dst)[1] = m->bn[id].shift;                                                                  \
+    }                                                                                              \
+    li++;                                                                                          \
   } while (0)
   p->r = x.r;
   p->c0 = dynrt__active_width(a, a->stem_out, x.w);
@@ -184,8 +184,8 @@ static dynrt_status plan_build(const dynrt_session *s, const dynrt_subnet *cfg,
 
 typedef struct gemm_op {
   const dynrt_kernels *kern;
-  int rows;       /* 1: one call per image row (bordered or strided tensors) */
-  size_t m, rw;   /* flat: m pixels; rows: m rows of rw pixels */
+  int rows;     /* 1: one call per image row (bordered or strided tensors) */
+  size_t m, rw; /* flat: m pixels; rows: m rows of rw pixels */
   size_t n, k;
   const float *a, *kscale;
   size_t lda, a_rs;
@@ -713,12 +713,11 @@ dynrt_status dynrt_session_set_threads(dynrt_session *s, int n, const int *cpus)
     return dynrt__seterr(&s->err, DYNRT_ERR_STATE,
                          "session: the pool is borrowed; its owner sets threads and cores");
   if (n < 1 || n > dynrt_pool_max_threads(s->pool))
-    return dynrt__seterr(&s->err, DYNRT_ERR_INVALID_ARG, "session: threads = %d not in 1..%d",
-                         n, dynrt_pool_max_threads(s->pool));
+    return dynrt__seterr(&s->err, DYNRT_ERR_INVALID_ARG, "session: threads = %d not in 1..%d", n,
+                         dynrt_pool_max_threads(s->pool));
   dynrt_status st = dynrt_pool_set_cpus(s->pool, cpus, n);
   s->threads = dynrt_pool_threads(s->pool);
-  if (st)
-    return dynrt__seterr(&s->err, st, "session: %s", dynrt_pool_errmsg(s->pool));
+  if (st) return dynrt__seterr(&s->err, st, "session: %s", dynrt_pool_errmsg(s->pool));
   return DYNRT_OK;
 }
 
@@ -741,13 +740,13 @@ dynrt_status dynrt_session_run_tensor(dynrt_session *s, const float *nhwc, int r
   return DYNRT_OK;
 }
 
-dynrt_status dynrt_session_run_image(dynrt_session *s, const uint8_t *rgb, int width,
-                                     int height, size_t row_stride) {
+dynrt_status dynrt_session_run_image(dynrt_session *s, const uint8_t *rgb, int width, int height,
+                                     size_t row_stride) {
   if (!s) return DYNRT_ERR_INVALID_ARG;
   if (!rgb || width < 1 || height < 1 || row_stride < (size_t)width * 3)
     return dynrt__seterr(&s->err, DYNRT_ERR_INVALID_ARG,
-                         "session: image %dx%d with row stride %zu is not a valid RGB image",
-                         width, height, row_stride);
+                         "session: image %dx%d with row stride %zu is not a valid RGB image", width,
+                         height, row_stride);
   if (!s->own_pool) s->threads = dynrt_pool_threads(s->pool);
   const dynrt__arch *a = &s->model->arch;
   int r = s->cur->r;
@@ -834,9 +833,7 @@ dynrt_status dynrt_session_topk(const dynrt_session *s, size_t k, int *classes, 
   return DYNRT_OK;
 }
 
-void dynrt_session_get_stats(const dynrt_session *s, dynrt_session_stats *out) {
-  *out = s->stats;
-}
+void dynrt_session_get_stats(const dynrt_session *s, dynrt_session_stats *out) { *out = s->stats; }
 
 const char *dynrt_session_errmsg(const dynrt_session *s) {
   return s ? dynrt__errmsg(&s->err) : "no session";

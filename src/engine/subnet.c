@@ -87,9 +87,8 @@ dynrt_status dynrt__subnet_resolve(const dynrt__arch *a, const dynrt_subnet *cfg
     return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: d has %d entries, expected %d",
                          cfg->n_stages, a->n_stages);
   if (cfg->n_blocks != a->n_blocks)
-    return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG,
-                         "subnet: k and e have %d entries, expected %d", cfg->n_blocks,
-                         a->n_blocks);
+    return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: k and e have %d entries, expected %d",
+                         cfg->n_blocks, a->n_blocks);
   dynrt__subnet_ix tmp;
   dynrt__subnet_ix *x = ix ? ix : &tmp;
   x->r = cfg->r;
@@ -99,16 +98,16 @@ dynrt_status dynrt__subnet_resolve(const dynrt__arch *a, const dynrt_subnet *cfg
     const dynrt__stage *sg = &a->stages[s];
     if (find_int(sg->depths, sg->n_depths, cfg->d[s]) < 0) {
       int_set(set, sizeof set, sg->depths, sg->n_depths);
-      return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: d[%d] = %d not in %s", s,
-                           cfg->d[s], set);
+      return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: d[%d] = %d not in %s", s, cfg->d[s],
+                           set);
     }
     x->d[s] = cfg->d[s];
   }
   for (int b = 0; b < a->n_blocks; b++) {
     if (find_int(a->ks, a->n_ks, cfg->k[b]) < 0) {
       int_set(set, sizeof set, a->ks, a->n_ks);
-      return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: k[%d] = %d not in %s", b,
-                           cfg->k[b], set);
+      return dynrt__seterr(err, DYNRT_ERR_INVALID_ARG, "subnet: k[%d] = %d not in %s", b, cfg->k[b],
+                           set);
     }
     int ei = find_dbl(a->es, a->n_es, cfg->e[b]);
     if (ei < 0) {
@@ -296,8 +295,8 @@ dynrt_status dynrt_subnet_parse(const dynrt_model *model, const char *str, dynrt
       goto fail;
     }
     if (i < 2 && n != 1) {
-      st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s has %d entries, expected 1",
-                         names[i], n);
+      st =
+          dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s has %d entries, expected 1", names[i], n);
       goto fail;
     }
     if (i == 2 && n != a->n_stages) {
@@ -306,8 +305,8 @@ dynrt_status dynrt_subnet_parse(const dynrt_model *model, const char *str, dynrt
       goto fail;
     }
     if (i >= 3 && n != a->n_blocks) {
-      st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s has %d entries, expected %d",
-                         names[i], n, a->n_blocks);
+      st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s has %d entries, expected %d", names[i],
+                         n, a->n_blocks);
       goto fail;
     }
     for (int j = 0; j < n; j++) {
@@ -324,8 +323,8 @@ dynrt_status dynrt_subnet_parse(const dynrt_model *model, const char *str, dynrt
         if (i == 0)
           st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: r = %g not in %s", v, set);
         else
-          st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s[%d] = %g not in %s", names[i], j,
-                             v, set);
+          st = dynrt__seterr(&e, DYNRT_ERR_FORMAT, "subnet: %s[%d] = %g not in %s", names[i], j, v,
+                             set);
         goto fail;
       }
       switch (i) {
@@ -391,8 +390,7 @@ void dynrt_subnet_sample(const dynrt_model *model, uint64_t *rng, dynrt_subnet *
   out->r = a->res[next_rand(rng) % (uint64_t)a->n_res];
   out->w = (float)a->ws[next_rand(rng) % (uint64_t)a->n_ws];
   for (int s = 0; s < a->n_stages; s++)
-    out->d[s] =
-        (uint8_t)a->stages[s].depths[next_rand(rng) % (uint64_t)a->stages[s].n_depths];
+    out->d[s] = (uint8_t)a->stages[s].depths[next_rand(rng) % (uint64_t)a->stages[s].n_depths];
   for (int b = 0; b < a->n_blocks; b++) {
     out->k[b] = (uint8_t)a->ks[next_rand(rng) % (uint64_t)a->n_ks];
     out->e[b] = (float)a->es[next_rand(rng) % (uint64_t)a->n_es];

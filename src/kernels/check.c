@@ -23,7 +23,8 @@ void dynrt__dw_check(const dynrt_dw_args *d) {
   if (!d->c || d->oy0 == d->oy1) return;
   DYNRT_ASSERT(d->in != NULL && d->wt != NULL && d->out != NULL);
   DYNRT_ASSERT(d->in_cs >= d->c && d->wt_cs >= d->c && d->out_cs >= d->c);
-  DYNRT_ASSERT(d->in_rs >= d->w * d->in_cs && d->out_rs >= ((d->w - 1) / d->stride + 1) * d->out_cs);
+  DYNRT_ASSERT(d->in_rs >= d->w * d->in_cs &&
+               d->out_rs >= ((d->w - 1) / d->stride + 1) * d->out_cs);
   DYNRT_ASSERT((unsigned)d->act <= (unsigned)DYNRT_ACT_HSIGMOID);
 }
 

@@ -10,6 +10,24 @@
  */
 #include "kernels/simd_tmpl.h"
 
+/* Epilogue of a tile for one compile-time activation: BN, act, residual, masked store. */
+DYNRT_INLINE void conv_epilogue(const dynrt_conv_args *c, const int MR, const int NV, size_t oy,
+                                size_t ox0, size_t j0, vf acc[][2], const dynrt_act ACT) {
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) {
+    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, c->cout - col);
+    vmask msk = vmask_n(cnt);
+    vf sc = vscale(c->scale, col, cnt, msk), sh = vshift(c->shift, col, cnt, msk);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      size_t ox = ox0 + (size_t)i;
+      vf y = vact(ACT, vfma(acc[i][v], sc, sh));
+      if (c->res) y = vadd(y, vload_n(c->res + oy * c->res_rs + ox * c->res_cs + col, cnt, msk));
+      vstore_n(c->out + oy * c->out_rs + ox * c->out_cs + col, cnt, msk, y);
+    }
+  }
+}
+
 DYNRT_INLINE void conv_tile(const dynrt_conv_args *c, const int MR, const int NV, size_t oy,
                             size_t ox0, size_t j0) {
   const ptrdiff_t P = (ptrdiff_t)(c->k / 2), S = (ptrdiff_t)c->stride;
@@ -41,29 +59,17 @@ DYNRT_INLINE void conv_tile(const dynrt_conv_args *c, const int MR, const int NV
         }
       }
     }
-#pragma GCC unroll 2
-  for (int v = 0; v < NV; v++) {
-    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, c->cout - col);
-    vmask msk = vmask_n(cnt);
-    vf sc = vscale(c->scale, col, cnt, msk), sh = vshift(c->shift, col, cnt, msk);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      size_t ox = ox0 + (size_t)i;
-      vf y = vact(c->act, vfma(acc[i][v], sc, sh));
-      if (c->res) y = vadd(y, vload_n(c->res + oy * c->res_rs + ox * c->res_cs + col, cnt, msk));
-      vstore_n(c->out + oy * c->out_rs + ox * c->out_cs + col, cnt, msk, y);
-    }
-  }
+  DYNRT_ACT_SWITCH(c->act, conv_epilogue(c, MR, NV, oy, ox0, j0, acc, ACT_C));
 }
 
 typedef void (*conv_tile_fn)(const dynrt_conv_args *c, size_t oy, size_t ox0, size_t j0);
 
-#define CONV_TILE_FNS(MR)                                                                      \
-  static void conv_tile_##MR##_1(const dynrt_conv_args *c, size_t oy, size_t ox0, size_t j0) { \
-    conv_tile(c, MR, 1, oy, ox0, j0);                                                          \
-  }                                                                                            \
-  static void conv_tile_##MR##_2(const dynrt_conv_args *c, size_t oy, size_t ox0, size_t j0) { \
-    conv_tile(c, MR, 2, oy, ox0, j0);                                                          \
+#define CONV_TILE_FNS(MR)                                                                          \
+  static void conv_tile_##MR##_1(const dynrt_conv_args *c, size_t oy, size_t ox0, size_t j0) {     \
+    conv_tile(c, MR, 1, oy, ox0, j0);                                                              \
+  }                                                                                                \
+  static void conv_tile_##MR##_2(const dynrt_conv_args *c, size_t oy, size_t ox0, size_t j0) {     \
+    conv_tile(c, MR, 2, oy, ox0, j0);                                                              \
   }
 CONV_TILE_FNS(1)
 CONV_TILE_FNS(2)

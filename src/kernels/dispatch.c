@@ -9,7 +9,7 @@
 
 /* AVX-512 files are also compiled with -mavx2 -mfma, so the table needs all of them. */
 #define NEED_AVX2 (DYNRT_CPU_AVX2 | DYNRT_CPU_FMA)
-#define NEED_AVX512                                                                            \
+#define NEED_AVX512                                                                                \
   (NEED_AVX2 | DYNRT_CPU_AVX512F | DYNRT_CPU_AVX512BW | DYNRT_CPU_AVX512VL | DYNRT_CPU_AVX512DQ)
 
 const dynrt_kernels *dynrt__kernels_by_name(const char *name) {

@@ -6,49 +6,67 @@
  * kernel row, the k weight vectors are loaded once and every input vector of the row span
  * is loaded once and fed to all the outputs that use it, so a stride-1 3x3 block of 8
  * pixels costs 3 x (10 + 3) loads for 72 FMAs. Kernel size, stride and block width are
- * compile-time constants of each instantiation (full unrolling, no tap branches). The zero
+ * compile-time constants of each instantiation (full unrolling, no tap branches); narrow
+ * blocks (tiny maps, row tails) split their sums into several chains. The zero
  * border of the input removes all padding tests. Channel tails use masked loads/stores;
  * the SE pooling sums (args->sum) are accumulated in registers across a row and added to
  * memory once per row and channel vector.
  */
 #include "kernels/simd_tmpl.h"
 
+/* Epilogue of a block of BW output pixels: BN, activation, store, SE sum in registers. */
+DYNRT_INLINE void dw_store(float *o, size_t out_cs, const int BW, const int TAIL, const vf *acc,
+                           vmask msk, vf sc, vf sh, vf *ssum, const dynrt_act ACT) {
+#pragma GCC unroll 8
+  for (int i = 0; i < BW; i++) {
+    vf y = vact(ACT, vfma(acc[i], sc, sh));
+    if (TAIL)
+      vstorem(o + (size_t)i * out_cs, msk, y);
+    else
+      vstore(o + (size_t)i * out_cs, y);
+    *ssum = vadd(*ssum, y);
+  }
+}
+
 DYNRT_INLINE void dw_block(const dynrt_dw_args *d, const int K, const int S, const int BW,
                            const int TAIL, size_t oy, size_t ox0, size_t c0, vmask msk, vf sc,
                            vf sh, vf *ssum) {
+  /* FMA latency x throughput needs about 8 independent accumulators: narrow blocks split
+   * each pixel's sum into NCH chains by kernel row, added at the end. */
+  const int NCH = BW >= 8 ? 1 : BW >= 4 ? 2 : 4;
   const ptrdiff_t P = K / 2, cs = (ptrdiff_t)d->in_cs, rs = (ptrdiff_t)d->in_rs;
   const size_t wcs = d->wt_cs;
   const float *x0 =
       d->in + ((ptrdiff_t)(oy * S) - P) * rs + ((ptrdiff_t)(ox0 * S) - P) * cs + (ptrdiff_t)c0;
-  vf acc[DW_BW_BIG];
+  vf acc[4][DW_BW_BIG];
+#pragma GCC unroll 4
+  for (int ch = 0; ch < NCH; ch++)
 #pragma GCC unroll 8
-  for (int i = 0; i < BW; i++) acc[i] = vzero();
-#pragma GCC unroll 1
+    for (int i = 0; i < BW; i++) acc[ch][i] = vzero();
+#pragma GCC unroll 7
   for (int ky = 0; ky < K; ky++) {
+    const int ch = ky % NCH;
     const float *xr = x0 + ky * rs, *wr = d->wt + (size_t)(ky * K) * wcs + c0;
     vf w[7];
 #pragma GCC unroll 7
-    for (int kx = 0; kx < K; kx++) w[kx] = TAIL ? vloadm(wr + kx * wcs, msk) : vload(wr + kx * wcs);
+    for (int kx = 0; kx < K; kx++)
+      w[kx] = TAIL ? vloadm(wr + kx * wcs, msk) : vload(wr + kx * wcs);
 #pragma GCC unroll 24
     for (int j = 0; j < (BW - 1) * S + K; j++) {
-      vf x = vload(xr + j * cs);
+      vf x = TAIL ? vloadm(xr + j * cs, msk) : vload(xr + j * cs);
 #pragma GCC unroll 8
       for (int i = 0; i < BW; i++) {
         int kx = j - i * S;
-        if (kx >= 0 && kx < K) acc[i] = vfma(x, w[kx], acc[i]);
+        if (kx >= 0 && kx < K) acc[ch][i] = vfma(x, w[kx], acc[ch][i]);
       }
     }
   }
-  float *o = d->out + oy * d->out_rs + ox0 * d->out_cs + c0;
+#pragma GCC unroll 4
+  for (int ch = 1; ch < NCH; ch++)
 #pragma GCC unroll 8
-  for (int i = 0; i < BW; i++) {
-    vf y = vact(d->act, vfma(acc[i], sc, sh));
-    if (TAIL)
-      vstorem(o + (size_t)i * d->out_cs, msk, y);
-    else
-      vstore(o + (size_t)i * d->out_cs, y);
-    *ssum = vadd(*ssum, y);
-  }
+    for (int i = 0; i < BW; i++) acc[0][i] = vadd(acc[0][i], acc[ch][i]);
+  float *o = d->out + oy * d->out_rs + ox0 * d->out_cs + c0;
+  DYNRT_ACT_SWITCH(d->act, dw_store(o, d->out_cs, BW, TAIL, acc[0], msk, sc, sh, ssum, ACT_C));
 }
 
 /* One output row segment [0, ow) of one channel vector: big blocks, one mid block, singles. */

@@ -12,17 +12,38 @@
  */
 #include "kernels/simd_tmpl.h"
 
+#ifndef GEMM_L2_WEIGHTS
+#define GEMM_L2_WEIGHTS (256 * 1024)
+#endif
+#ifndef GEMM_L1_A
+#define GEMM_L1_A (8 * 1024)
+#endif
+
 /* B vector starting at column col, row 0. */
 DYNRT_INLINE const float *gemm_bcol(const dynrt_gemm_args *g, size_t col) {
   return g->w + (col / DYNRT_NR) * g->panel_stride + col % DYNRT_NR;
 }
 
 /* Epilogue of one row's vector at column col: scale/shift, act, residual, masked store. */
-DYNRT_INLINE void gemm_store(const dynrt_gemm_args *g, size_t row, size_t col, vf acc, vf sc,
-                             vf sh, size_t cnt, vmask msk) {
-  vf y = vact(g->act, vfma(acc, sc, sh));
-  if (g->res) y = vadd(y, vload_n(g->res + row * g->ldr + col, cnt, msk));
+DYNRT_INLINE void gemm_store(const dynrt_gemm_args *g, size_t row, size_t col, vf acc, vf sc, vf sh,
+                             size_t cnt, vmask msk, const dynrt_act ACT, const int RES) {
+  vf y = vact(ACT, vfma(acc, sc, sh));
+  if (RES) y = vadd(y, vload_n(g->res + row * g->ldr + col, cnt, msk));
   vstore_n(g->c + row * g->ldc + col, cnt, msk, y);
+}
+
+/* The epilogue of a tile, for one compile-time activation and residual flag. */
+DYNRT_INLINE void gemm_epilogue(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
+                                const int NV, vf acc[][2], const dynrt_act ACT, const int RES) {
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) {
+    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
+    vmask msk = vmask_n(cnt);
+    vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+      gemm_store(g, m0 + (size_t)i, col, acc[i][v], sc, sh, cnt, msk, ACT, RES);
+  }
 }
 
 DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
@@ -52,13 +73,10 @@ DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, cons
       for (int v = 0; v < NV; v++) acc[i][v] = vfma(a, b[v], acc[i][v]);
     }
   }
-#pragma GCC unroll 2
-  for (int v = 0; v < NV; v++) {
-    size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
-    vmask msk = vmask_n(cnt);
-    vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) gemm_store(g, m0 + (size_t)i, col, acc[i][v], sc, sh, cnt, msk);
+  if (g->res) {
+    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV, acc, ACT_C, 1));
+  } else {
+    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV, acc, ACT_C, 0));
   }
 }
 
@@ -91,24 +109,24 @@ DYNRT_INLINE void gemv_tile(const dynrt_gemm_args *g, size_t j0, const int NV, c
     size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
     vmask msk = vmask_n(cnt);
     vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
-    gemm_store(g, 0, col, vadd(acc0[v], acc1[v]), sc, sh, cnt, msk);
+    gemm_store(g, 0, col, vadd(acc0[v], acc1[v]), sc, sh, cnt, msk, g->act, g->res != NULL);
   }
 }
 
 typedef void (*gemm_tile_fn)(const dynrt_gemm_args *g, size_t m0, size_t j0);
 
-#define GEMM_TILE_FNS(MR)                                                                      \
-  static void gemm_tile_##MR##_1(const dynrt_gemm_args *g, size_t m0, size_t j0) {             \
-    if (g->a_kscale)                                                                           \
-      gemm_tile(g, m0, j0, MR, 1, 1);                                                          \
-    else                                                                                       \
-      gemm_tile(g, m0, j0, MR, 1, 0);                                                          \
-  }                                                                                            \
-  static void gemm_tile_##MR##_2(const dynrt_gemm_args *g, size_t m0, size_t j0) {             \
-    if (g->a_kscale)                                                                           \
-      gemm_tile(g, m0, j0, MR, 2, 1);                                                          \
-    else                                                                                       \
-      gemm_tile(g, m0, j0, MR, 2, 0);                                                          \
+#define GEMM_TILE_FNS(MR)                                                                          \
+  static void gemm_tile_##MR##_1(const dynrt_gemm_args *g, size_t m0, size_t j0) {                 \
+    if (g->a_kscale)                                                                               \
+      gemm_tile(g, m0, j0, MR, 1, 1);                                                              \
+    else                                                                                           \
+      gemm_tile(g, m0, j0, MR, 1, 0);                                                              \
+  }                                                                                                \
+  static void gemm_tile_##MR##_2(const dynrt_gemm_args *g, size_t m0, size_t j0) {                 \
+    if (g->a_kscale)                                                                               \
+      gemm_tile(g, m0, j0, MR, 2, 1);                                                              \
+    else                                                                                           \
+      gemm_tile(g, m0, j0, MR, 2, 0);                                                              \
   }
 GEMM_TILE_FNS(1)
 GEMM_TILE_FNS(2)
@@ -136,19 +154,33 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR + 1][2] = {
 #endif
 };
 
-#define GEMV_FN(NV)                                                                            \
-  static void gemv_##NV(const dynrt_gemm_args *g, size_t j0) {                                 \
-    if (g->a_kscale)                                                                           \
-      gemv_tile(g, j0, NV, 1);                                                                 \
-    else                                                                                       \
-      gemv_tile(g, j0, NV, 0);                                                                 \
+#define GEMV_FN(NV)                                                                                \
+  static void gemv_##NV(const dynrt_gemm_args *g, size_t j0) {                                     \
+    if (g->a_kscale)                                                                               \
+      gemv_tile(g, j0, NV, 1);                                                                     \
+    else                                                                                           \
+      gemv_tile(g, j0, NV, 0);                                                                     \
   }
 GEMV_FN(1)
 GEMV_FN(2)
 GEMV_FN(3)
 GEMV_FN(4)
 static void (*const gemv_fns[5])(const dynrt_gemm_args *g, size_t j0) = {NULL, gemv_1, gemv_2,
-                                                                          gemv_3, gemv_4};
+                                                                         gemv_3, gemv_4};
+
+/*
+ * Rows per block of the loop nest "row blocks, column blocks, row tiles". When the used
+ * weights fit in L2 they are re-read from there for each row block while the block's A rows
+ * and C rows stay in L1; larger weights are streamed from memory once (one block, panels
+ * outside).
+ */
+static size_t gemm_row_block(const dynrt_gemm_args *g) {
+  size_t wbytes = DYNRT_ROUND_UP(g->n, 2 * VW) * g->k * sizeof(float);
+  if (wbytes > GEMM_L2_WEIGHTS) return g->m;
+  size_t rows = GEMM_L1_A / (g->k * sizeof(float) + 1);
+  rows = DYNRT_MAX(rows / GEMM_MR, 1) * GEMM_MR;
+  return rows;
+}
 
 void ISA_NAME(dynrt__gemm)(const dynrt_gemm_args *g) {
   dynrt__gemm_check(g);
@@ -160,10 +192,14 @@ void ISA_NAME(dynrt__gemm)(const dynrt_gemm_args *g) {
     }
     return;
   }
-  for (size_t j0 = 0; j0 < g->n; j0 += 2 * VW) {
-    size_t nv = g->n - j0 > VW ? 2 : 1;
-    size_t m0 = 0;
-    for (; m0 + GEMM_MR <= g->m; m0 += GEMM_MR) gemm_tiles[GEMM_MR][nv - 1](g, m0, j0);
-    if (m0 < g->m) gemm_tiles[g->m - m0][nv - 1](g, m0, j0);
+  size_t mb = gemm_row_block(g);
+  for (size_t mb0 = 0; mb0 < g->m; mb0 += mb) {
+    size_t mb1 = DYNRT_MIN(g->m, mb0 + mb);
+    for (size_t j0 = 0; j0 < g->n; j0 += 2 * VW) {
+      size_t nv = g->n - j0 > VW ? 2 : 1;
+      size_t m0 = mb0;
+      for (; m0 + GEMM_MR <= mb1; m0 += GEMM_MR) gemm_tiles[GEMM_MR][nv - 1](g, m0, j0);
+      if (m0 < mb1) gemm_tiles[mb1 - m0][nv - 1](g, m0, j0);
+    }
   }
 }

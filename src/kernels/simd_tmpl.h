@@ -17,15 +17,26 @@
 
 #define DYNRT_INLINE static inline __attribute__((always_inline))
 
-/* cnt lanes at p; a full vector avoids the masked form (slow stores on some AVX2 cores). */
+/* cnt lanes at p. With AVX-512 the masked form costs the same as the plain one, so there is
+ * no branch; AVX2's vmaskmovps store is slow on some cores, so full vectors avoid it. */
 DYNRT_INLINE vf vload_n(const float *p, size_t cnt, vmask m) {
+#if VEC_MASK_FREE
+  (void)cnt;
+  return vloadm(p, m);
+#else
   return cnt == VW ? vload(p) : vloadm(p, m);
+#endif
 }
 DYNRT_INLINE void vstore_n(float *p, size_t cnt, vmask m, vf v) {
+#if VEC_MASK_FREE
+  (void)cnt;
+  vstorem(p, m, v);
+#else
   if (cnt == VW)
     vstore(p, v);
   else
     vstorem(p, m, v);
+#endif
 }
 
 /* Same formulas and operation order as dynrt__act1; data is the second operand of max/min
@@ -43,6 +54,32 @@ DYNRT_INLINE vf vact(dynrt_act act, vf y) {
   }
   return y;
 }
+
+/* Runs BODY with ACT_C bound to the activation as a compile-time constant, so that an
+ * epilogue inlined into BODY has no per-vector switch. */
+#define DYNRT_ACT_SWITCH(act, BODY)                                                                \
+  switch (act) {                                                                                   \
+  case DYNRT_ACT_NONE: {                                                                           \
+    const dynrt_act ACT_C = DYNRT_ACT_NONE;                                                        \
+    BODY;                                                                                          \
+  } break;                                                                                         \
+  case DYNRT_ACT_RELU: {                                                                           \
+    const dynrt_act ACT_C = DYNRT_ACT_RELU;                                                        \
+    BODY;                                                                                          \
+  } break;                                                                                         \
+  case DYNRT_ACT_RELU6: {                                                                          \
+    const dynrt_act ACT_C = DYNRT_ACT_RELU6;                                                       \
+    BODY;                                                                                          \
+  } break;                                                                                         \
+  case DYNRT_ACT_HSWISH: {                                                                         \
+    const dynrt_act ACT_C = DYNRT_ACT_HSWISH;                                                      \
+    BODY;                                                                                          \
+  } break;                                                                                         \
+  case DYNRT_ACT_HSIGMOID: {                                                                       \
+    const dynrt_act ACT_C = DYNRT_ACT_HSIGMOID;                                                    \
+    BODY;                                                                                          \
+  } break;                                                                                         \
+  }
 
 /* Per-channel scale (NULL = 1) and shift (NULL = 0) of the lanes starting at channel c0. */
 DYNRT_INLINE vf vscale(const float *scale, size_t c0, size_t cnt, vmask m) {

@@ -19,6 +19,8 @@
 #define DW_BW_BIG 4
 #define DW_BW_MID 2
 
+#define VEC_MASK_FREE 0
+
 typedef __m256 vf;
 typedef __m256i vmask;
 

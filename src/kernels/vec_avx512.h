@@ -18,12 +18,12 @@
 #define DW_BW_BIG 8
 #define DW_BW_MID 4
 
+#define VEC_MASK_FREE 1
+
 typedef __m512 vf;
 typedef __mmask16 vmask;
 
-static inline vmask vmask_n(size_t n) {
-  return n >= VW ? (vmask)0xFFFF : (vmask)((1u << n) - 1u);
-}
+static inline vmask vmask_n(size_t n) { return n >= VW ? (vmask)0xFFFF : (vmask)((1u << n) - 1u); }
 static inline vf vzero(void) { return _mm512_setzero_ps(); }
 static inline vf vset1(float x) { return _mm512_set1_ps(x); }
 static inline vf vload(const float *p) { return _mm512_loadu_ps(p); }

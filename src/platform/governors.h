@@ -85,8 +85,7 @@ void dynrt__gov_hook(struct dynrt__sim *s, int d);
 uint64_t dynrt__gov_next_timer(const struct dynrt__sim *s, int d);
 void dynrt__gov_timer(struct dynrt__sim *s, int d);
 /* Tunables by their sysfs names; DYNRT_ERR_NOT_FOUND for a name the governor lacks. */
-dynrt_status dynrt__gov_set_tunable(struct dynrt__sim *s, int d, const char *name,
-                                    uint64_t value);
+dynrt_status dynrt__gov_set_tunable(struct dynrt__sim *s, int d, const char *name, uint64_t value);
 dynrt_status dynrt__gov_get_tunable(const struct dynrt__sim *s, int d, const char *name,
                                     uint64_t *value);
 

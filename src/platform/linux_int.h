@@ -43,6 +43,7 @@ dynrt_status dynrt__thermal_max(const char *root, double *celsius, uint64_t *war
 typedef struct dynrt__restore_entry {
   char path[DYNRT_SYSFS_PATH_MAX];
   char value[DYNRT_RESTORE_VALUE_MAX];
+  size_t value_len; /* set by dynrt__restore_add, so the signal handler needs no strlen */
 } dynrt__restore_entry;
 
 /*

@@ -28,7 +28,7 @@ static void replay_raw(dynrt__restore *r) {
   for (int i = 0; i < n; i++) {
     int fd = open(r->e[i].path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    (void)!write(fd, r->e[i].value, strlen(r->e[i].value));
+    (void)!write(fd, r->e[i].value, r->e[i].value_len);
     close(fd);
   }
   unlink(r->state_path);
@@ -234,6 +234,7 @@ dynrt_status dynrt__restore_add(dynrt__restore *r, const dynrt__restore_entry *e
     return dynrt__seterr(err, DYNRT_ERR_INTERNAL, "restore list full (%d entries)",
                          DYNRT_RESTORE_MAX);
   memcpy(&r->e[n], entries, (size_t)k * sizeof *entries);
+  for (int i = n; i < n + k; i++) r->e[i].value_len = strlen(r->e[i].value);
   atomic_store(&r->n, n + k);
   int e = write_state_file(r);
   r->state_ok = e == 0;

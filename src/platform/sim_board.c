@@ -215,8 +215,8 @@ static dynrt_status load_domain(loader *L, const cJSON *jd, int d, uint64_t *see
   else if (!strcmp(scope, "domain"))
     m->static_per_core = 0;
   else
-    return dynrt__seterr(L->err, DYNRT_ERR_FORMAT, "%s: %s.static_scope: '%s' is not core or domain",
-                         L->path, c2, scope);
+    return dynrt__seterr(L->err, DYNRT_ERR_FORMAT,
+                         "%s: %s.static_scope: '%s' is not core or domain", L->path, c2, scope);
   const cJSON *mem = cJSON_GetObjectItemCaseSensitive(jd, "memory");
   snprintf(c2, sizeof c2, "%s.memory", ctx);
   if (mem && !cJSON_IsObject(mem)) return bad(L, c2, "not an object");
@@ -254,8 +254,7 @@ static int domain_by_name(const dynrt__sim *s, const char *name) {
   return -1;
 }
 
-static dynrt_status load_mode_limits(loader *L, const cJSON *obj, const char *ctx,
-                                     uint32_t *out) {
+static dynrt_status load_mode_limits(loader *L, const cJSON *obj, const char *ctx, uint32_t *out) {
   if (!obj) return DYNRT_OK;
   if (!cJSON_IsObject(obj)) return bad(L, ctx, "not an object");
   const cJSON *e;
@@ -376,8 +375,7 @@ static dynrt_status parse(loader *L, const cJSON *root) {
 dynrt_status dynrt__sim_board_load(dynrt__sim *s, const char *path) {
   loader L = {s, path, &s->p->err};
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return dynrt__seterr(L.err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return dynrt__seterr(L.err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   char *buf = dynrt__malloc(BOARD_MAX_BYTES + 1);
   if (!buf) {
     fclose(f);

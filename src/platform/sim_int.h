@@ -39,18 +39,18 @@ typedef struct sim_domain {
   sim_domain_model m;
   uint32_t cur_khz;
   int cur_idx;
-  double volts;           /* at cur */
-  double fscale;          /* f_max / f_cur */
-  double mscale;          /* fscale ^ mem_freq_exp */
-  uint32_t freq_cap;      /* arch_scale_freq_capacity: 1024 * cur / max */
-  uint32_t user_min, user_max;   /* scaling_min/max_freq (or devfreq min/max) */
-  uint32_t cap_max;              /* thermal / battery cap (events) */
-  uint32_t mode_min, mode_max;   /* named mode limits */
-  uint32_t pol_min, pol_max;     /* effective policy limits */
+  double volts;                /* at cur */
+  double fscale;               /* f_max / f_cur */
+  double mscale;               /* fscale ^ mem_freq_exp */
+  uint32_t freq_cap;           /* arch_scale_freq_capacity: 1024 * cur / max */
+  uint32_t user_min, user_max; /* scaling_min/max_freq (or devfreq min/max) */
+  uint32_t cap_max;            /* thermal / battery cap (events) */
+  uint32_t mode_min, mode_max; /* named mode limits */
+  uint32_t pol_min, pol_max;   /* effective policy limits */
   dynrt__gov gov;
   /* GPU bookkeeping (CPU domains use the per-CPU counters) */
   int gpu_jobs;
-  uint64_t busy_ns;  /* accumulated busy time (GPU) */
+  uint64_t busy_ns; /* accumulated busy time (GPU) */
   uint64_t busy_since;
 } sim_domain;
 
@@ -62,31 +62,32 @@ typedef struct sim_cpu {
   int bg;           /* background entities in their busy phase */
   uint64_t busy_ns; /* accumulated busy time up to busy_since or now */
   uint64_t busy_since;
+  uint64_t idle_calls; /* times the CPU entered idle (tick_nohz idle_calls) */
   dynrt__pelt_rq rq;
   uint64_t util_prev_busy, util_prev_t; /* for dynrt_platform_read_util */
 } sim_cpu;
 
 typedef struct sim_job {
-  uint32_t gen;    /* generation; 0 = free slot */
+  uint32_t gen; /* generation; 0 = free slot */
   int app;
-  int domain;      /* GPU domain, or the CPU domain of the lowest CPU */
-  int gpu;         /* 1 = runs on a GPU domain */
+  int domain; /* GPU domain, or the CPU domain of the lowest CPU */
+  int gpu;    /* 1 = runs on a GPU domain */
   int nthreads;
   int8_t thread_cpu[DYNRT_MAX_CPUS];
   double compute_ns, memory_ns; /* after noise */
   double speedup;
-  double remaining;             /* fraction of the work left, 1 -> 0 */
-  double rate;                  /* fraction per ns in the current segment */
-  double power_w;               /* attributed power in the current segment */
+  double remaining; /* fraction of the work left, 1 -> 0 */
+  double rate;      /* fraction per ns in the current segment */
+  double power_w;   /* attributed power in the current segment */
   double energy_uj;
   uint64_t start_ns;
-  uint64_t done_ns;             /* predicted completion at the current rate */
+  uint64_t done_ns; /* predicted completion at the current rate */
 } sim_job;
 
 typedef struct sim_bg {
-  int active;          /* slot in use */
-  int present;         /* between t_start and t_end */
-  int on;              /* in its busy phase */
+  int active;  /* slot in use */
+  int present; /* between t_start and t_end */
+  int on;      /* in its busy phase */
   uint64_t cpu_mask;
   double duty;
   uint64_t period_ns, on_ns;
@@ -138,9 +139,11 @@ typedef struct dynrt__sim {
   /* clock and integration */
   uint64_t now;
   double energy_uj;
-  double power_w; /* in the current segment */
-  int dirty;      /* rates and power must be recomputed */
-  uint64_t next_tick;
+  double power_w;     /* in the current segment */
+  int dirty;          /* rates and power must be recomputed */
+  uint64_t last_tick; /* time of the last tick processed (UINT64_MAX: none yet) */
+  int free_slots[SIM_MAX_JOBS];
+  int nfree;
   /* jobs */
   sim_job jobs[SIM_MAX_JOBS];
   int active[SIM_MAX_JOBS]; /* slot indices of running jobs */
@@ -148,10 +151,11 @@ typedef struct dynrt__sim {
   uint32_t gen_counter;
   dynrt_sim_completion done[SIM_MAX_JOBS];
   int done_head, done_count;
-  uint64_t next_done;   /* earliest done_ns among active jobs */
+  uint64_t next_done; /* earliest done_ns among active jobs */
   uint64_t app_mask[SIM_MAX_APPS];
   /* background and timed events */
   sim_bg bg[SIM_MAX_BG];
+  int bg_hi; /* slots in use are below this index */
   uint32_t bg_counter;
   sim_timed timed[SIM_MAX_TIMED];
   int ntimed;
@@ -161,6 +165,8 @@ typedef struct dynrt__sim {
   /* sensors */
   uint64_t rng[4];
   uint64_t seed;
+  double spare; /* second normal value of the last polar pair */
+  int has_spare;
   uint64_t pow_prev_t;
   double pow_prev_e;
   /* trace */

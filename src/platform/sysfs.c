@@ -255,7 +255,8 @@ dynrt_status dynrt__sysfs_errno_status(int e) {
   case EBUSY: return DYNRT_ERR_BUSY;
   case EINVAL:
   case ERANGE: return DYNRT_ERR_INVALID_ARG;
-  case ENOENT: return DYNRT_ERR_NOT_FOUND;
+  case ENOENT:
+  case ENOTDIR: return DYNRT_ERR_NOT_FOUND;
   default: return DYNRT_ERR_IO;
   }
 }

@@ -57,7 +57,7 @@ dynrt_status dynrt__sysfs_read_double(const char *path, double *out, dynrt_err *
 dynrt_status dynrt__sysfs_read_cpulist(const char *path, uint64_t *mask, dynrt_err *err);
 
 /* Maps an errno of a failed write to a status: EACCES/EPERM/EROFS -> PERMISSION, EBUSY ->
- * BUSY, EINVAL/ERANGE -> INVALID_ARG, ENOENT -> NOT_FOUND, others -> IO. */
+ * BUSY, EINVAL/ERANGE -> INVALID_ARG, ENOENT/ENOTDIR -> NOT_FOUND, others -> IO. */
 dynrt_status dynrt__sysfs_errno_status(int e);
 
 /* Writes value (no newline added) to an existing file. On failure the message reads

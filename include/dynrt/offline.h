@@ -1,0 +1,241 @@
+/*
+ * dynrt/offline.h - the offline stage that turns a trained super-network into operating
+ * points: labelled image data sets, BatchNorm recalibration per sub-network, accuracy
+ * evaluation, latency profiling with a per-block latency table, and NSGA-II search.
+ * The `dynrt calibrate | eval | profile | search` commands are thin shells over this.
+ *
+ * Objects and ownership
+ *   dynrt_dataset   labelled 8-bit RGB images held in memory (a CIFAR-10 binary file read
+ *                   by the library, or images the caller decoded and added). Immutable
+ *                   after it is filled; any number of threads may read it.
+ *   dynrt_bn_file   a set of per-sub-network BN tables (the sidecar `MODEL.bn.safetensors`,
+ *                   docs/formats.md "BN tables"). Owns its tables; must outlive every
+ *                   session using one of them; the model must outlive it.
+ *
+ * Errors: fallible calls return dynrt_status and fill a dynrt_error (may be NULL) whose
+ * message names the file, the record or field and the bad value.
+ */
+#ifndef DYNRT_OFFLINE_H
+#define DYNRT_OFFLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynrt/common.h"
+#include "dynrt/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Data sets                                                                             */
+
+typedef struct dynrt_dataset dynrt_dataset;
+
+/* One image: HWC RGB, row stride width*3; pointer owned by the data set. */
+typedef struct dynrt_image {
+  const uint8_t *rgb;
+  int width, height;
+  int label;
+} dynrt_image;
+
+/* Resolves a data set name to a file: "cifar10-train|val|test" -> $DYNRT_DATA/cifar10/
+ * NAME.bin ($DYNRT_DATA may itself end in "cifar10"), else data/cifar10/NAME.bin under the
+ * working directory, else under $DYNRT_SOURCE_DIR. Any other string is returned as is (a
+ * path). DYNRT_ERR_NOT_FOUND names every place tried. */
+DYNRT_API dynrt_status dynrt_dataset_resolve(const char *name, char *path, size_t size,
+                                             dynrt_error *err);
+
+/* Reads records [first, first + count) of a classic CIFAR-10 binary file (1 label byte +
+ * 3072 bytes planar R, G, B, 32x32); count 0 = to the end. The file size must be a multiple
+ * of 3073 and every label in 0..num_classes-1 (num_classes 0 = 10). */
+DYNRT_API dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t count,
+                                                int num_classes, dynrt_dataset **out,
+                                                dynrt_error *err);
+/* n deterministic synthetic side x side images (a hash of seed, index, pixel and channel
+ * blended with a smooth ramp) with labels i*3+1 mod num_classes: for tests and smoke runs
+ * only - accuracy on them means nothing. */
+DYNRT_API dynrt_status dynrt_dataset_synthetic(size_t n, int side, int num_classes,
+                                               uint64_t seed, dynrt_dataset **out,
+                                               dynrt_error *err);
+/* An empty in-memory data set for up to cap images (image folders decoded by the caller). */
+DYNRT_API dynrt_status dynrt_dataset_create(size_t cap, const char *name, dynrt_dataset **out,
+                                            dynrt_error *err);
+/* Appends a copy of one image (row_stride bytes per row). */
+DYNRT_API dynrt_status dynrt_dataset_add(dynrt_dataset *ds, const uint8_t *rgb, int width,
+                                         int height, size_t row_stride, int label,
+                                         dynrt_error *err);
+DYNRT_API void dynrt_dataset_destroy(dynrt_dataset *ds);
+DYNRT_API size_t dynrt_dataset_count(const dynrt_dataset *ds);
+DYNRT_API const char *dynrt_dataset_name(const dynrt_dataset *ds);
+/* Image i (i < count). */
+DYNRT_API void dynrt_dataset_get(const dynrt_dataset *ds, size_t i, dynrt_image *out);
+
+/* The engine's input pipeline as a function (dynrt_session_run_image's resize, crop and
+ * normalisation): writes the [r][r][3] float NHWC tensor of one image. */
+DYNRT_API void dynrt_preprocess(const dynrt_model *model, int r, const dynrt_image *img,
+                                float *nhwc);
+
+/* ------------------------------------------------------------------------------------ */
+/* BatchNorm recalibration                                                               */
+
+/* Progress callback: done of total units; return nonzero to cancel (DYNRT_ERR_STATE). */
+typedef int (*dynrt_progress_fn)(void *user, size_t done, size_t total);
+
+typedef struct dynrt_calib_options {
+  size_t first, count; /* images [first, first + count) of the data set; count 0 = all */
+  size_t batch;        /* images per statistics batch; 0 = 250 (python/train.py) */
+  dynrt_progress_fn progress;
+  void *user;
+} dynrt_calib_options;
+
+/*
+ * Recomputes the BN statistics of one sub-network as Once-for-All's set_running_statistics
+ * and dynrt_ref's DynamicMBV3.calibrate_bn do: the sub-network runs forward in training
+ * mode (every BN layer normalises with the mean and biased variance of its input over the
+ * batch: images x pixels), and each layer's statistics are the plain average over batches
+ * of the batch mean and of the unbiased batch variance (PyTorch's running_var update).
+ * mean and var receive the active channels of every BN layer in dynrt_bn_layout() order.
+ * Single-threaded; uses the model's packed weights and the process's kernels.
+ */
+DYNRT_API dynrt_status dynrt_calibrate_stats(const dynrt_model *model, const dynrt_subnet *cfg,
+                                             const dynrt_dataset *ds,
+                                             const dynrt_calib_options *opts, float *mean,
+                                             float *var, dynrt_error *err);
+/* The same, folded into a table (scale = gamma/sqrt(var+eps), shift = beta - mean*scale). */
+DYNRT_API dynrt_status dynrt_calibrate(const dynrt_model *model, const dynrt_subnet *cfg,
+                                       const dynrt_dataset *ds, const dynrt_calib_options *opts,
+                                       dynrt_bn_table **out, dynrt_error *err);
+
+/* ---- BN table files (docs/formats.md "BN tables") ---- */
+
+typedef struct dynrt_bn_file dynrt_bn_file;
+
+/* An empty set for a model; calibration_note (may be NULL) is stored in the file. */
+DYNRT_API dynrt_status dynrt_bn_file_create(const dynrt_model *model, const char *note,
+                                            dynrt_bn_file **out, dynrt_error *err);
+/* Loads a sidecar file and checks every table against the model (configs, lengths,
+ * finite values). */
+DYNRT_API dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path,
+                                          dynrt_bn_file **out, dynrt_error *err);
+/* Takes ownership of table (replaces a table of the same sub-network). images: how many
+ * images calibrated it (stored). */
+DYNRT_API dynrt_status dynrt_bn_file_put(dynrt_bn_file *f, dynrt_bn_table *table,
+                                         uint64_t images, dynrt_error *err);
+/* Writes atomically (temporary file + rename). */
+DYNRT_API dynrt_status dynrt_bn_file_save(const dynrt_bn_file *f, const char *path,
+                                          dynrt_error *err);
+DYNRT_API void dynrt_bn_file_destroy(dynrt_bn_file *f);
+DYNRT_API size_t dynrt_bn_file_count(const dynrt_bn_file *f);
+DYNRT_API const dynrt_bn_table *dynrt_bn_file_at(const dynrt_bn_file *f, size_t i);
+/* The table of a sub-network (canonical comparison), or NULL. */
+DYNRT_API const dynrt_bn_table *dynrt_bn_file_find(const dynrt_bn_file *f,
+                                                   const dynrt_subnet *cfg);
+/* The key of a table in files and op libraries: 16 hex digits of dynrt_subnet_id. */
+DYNRT_API void dynrt_bn_key(const dynrt_model *model, const dynrt_subnet *cfg, char key[17]);
+
+/* ------------------------------------------------------------------------------------ */
+/* Accuracy                                                                              */
+
+typedef struct dynrt_eval_result {
+  uint64_t images, top1, top5; /* counts of correct answers */
+  double seconds;              /* wall time of the evaluation */
+} dynrt_eval_result;
+
+/*
+ * Top-1 / top-5 of one sub-network (bn NULL: the file's statistics) on images [first,
+ * first + count) of ds (count 0 = all): `threads` worker threads, each with its own
+ * one-thread session over a contiguous shard. Deterministic counts for any thread count.
+ */
+DYNRT_API dynrt_status dynrt_evaluate(const dynrt_model *model, const dynrt_subnet *cfg,
+                                      const dynrt_bn_table *bn, const dynrt_dataset *ds,
+                                      size_t first, size_t count, int threads,
+                                      dynrt_eval_result *out, dynrt_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Latency                                                                               */
+
+typedef struct dynrt_latency {
+  int runs;
+  double median_ms, p95_ms, mean_ms, min_ms, max_ms;
+  double spread; /* (p95 - p5) / median */
+} dynrt_latency;
+
+/* Summary of n samples in ns (sorted in place). p-quantiles by nearest rank. */
+DYNRT_API void dynrt_latency_summary(uint64_t *ns, int n, dynrt_latency *out);
+
+/* Measures a sub-network on a session (its thread count as set): warmup runs, then runs
+ * timed one by one on a fixed synthetic input. */
+DYNRT_API dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int runs,
+                                             dynrt_latency *out);
+
+/*
+ * Per-block latency table: every block configuration (stage position, cin, mid, cout,
+ * kernel, stride, SE, activation, input size) a sub-network can contain, timed by running
+ * that block alone with the process's kernels (one thread), plus the stem and head per
+ * resolution / width. Predicts whole sub-networks by summing entries.
+ */
+typedef struct dynrt_block_lut dynrt_block_lut;
+
+/* Times every entry reachable by the model's sub-networks (each: warmup, then the median
+ * of `runs`). progress may be NULL. */
+DYNRT_API dynrt_status dynrt_block_lut_build(const dynrt_model *model, int warmup, int runs,
+                                             dynrt_progress_fn progress, void *user,
+                                             dynrt_block_lut **out, dynrt_error *err);
+DYNRT_API void dynrt_block_lut_destroy(dynrt_block_lut *lut);
+/* Predicted one-thread latency of a sub-network in ns (sum of its entries). */
+DYNRT_API double dynrt_block_lut_predict(const dynrt_block_lut *lut, const dynrt_subnet *cfg);
+DYNRT_API size_t dynrt_block_lut_entries(const dynrt_block_lut *lut);
+/* Writes the table as JSON (entries with their configuration and median ns). */
+DYNRT_API dynrt_status dynrt_block_lut_save(const dynrt_block_lut *lut, const char *path,
+                                            dynrt_error *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Multi-objective search (NSGA-II, minimisation of every objective)                     */
+
+#define DYNRT_NSGA_MAX_OBJ 4
+
+/* Non-dominated sorting of n points with m objectives (obj[i*m + j], minimised):
+ * rank[i] = 0 for the first front, 1 for the next, ...; crowd[i] = crowding distance
+ * within its front (infinite at the extremes). Returns the number of fronts, or -1 when
+ * out of memory. */
+DYNRT_API int dynrt_nsga_sort(const double *obj, int n, int m, int *rank, double *crowd);
+
+/* Indices of the points not dominated by any other (first front), ascending; returns
+ * their count (idx has room for n). */
+DYNRT_API int dynrt_pareto_front(const double *obj, int n, int m, int *idx);
+
+/* Evaluates one sub-network: writes m objective values (minimised). Nonzero = failure. */
+typedef int (*dynrt_search_eval_fn)(void *user, const dynrt_subnet *cfg, double *obj);
+
+typedef struct dynrt_search_options {
+  int population;  /* 0 = 32 */
+  int generations; /* 0 = 10 */
+  int n_obj;       /* 2..DYNRT_NSGA_MAX_OBJ */
+  uint64_t seed;
+  double p_mutate; /* per gene; 0 = 0.1 */
+  dynrt_progress_fn progress; /* generations done of total */
+  void *user_progress;
+} dynrt_search_options;
+
+/*
+ * NSGA-II over the model's sub-network space: random initial population (plus the largest
+ * and smallest sub-networks), binary tournament on (rank, crowding), uniform crossover per
+ * gene (r, w, each depth, each kernel and expand ratio) and per-gene mutation, elitist
+ * (mu + lambda) survival. Every distinct sub-network is evaluated once (cache by id).
+ * Deterministic for a seed. On success *archive holds every evaluated sub-network and
+ * *objs its objectives (n_archive x n_obj); free both with dynrt_search_free().
+ */
+DYNRT_API dynrt_status dynrt_search_nsga2(const dynrt_model *model,
+                                          const dynrt_search_options *opts,
+                                          dynrt_search_eval_fn eval, void *user,
+                                          dynrt_subnet **archive, double **objs,
+                                          int *n_archive, dynrt_error *err);
+/* Frees the arrays of dynrt_search_nsga2 (NULL is a no-op). */
+DYNRT_API void dynrt_search_free(dynrt_subnet *archive, double *objs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DYNRT_OFFLINE_H */

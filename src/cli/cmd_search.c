@@ -1,0 +1,527 @@
+/* cmd_search.c - `dynrt search`: NSGA-II over the sub-network space for validation top-1
+ * (recalibrated BN, a validation subset) against latency predicted by the per-block table;
+ * then the finalists are recalibrated on more images, measured on the whole validation
+ * split and the test split (test is reported only, never used to select), re-timed on
+ * this machine, and only the re-measured Pareto front is kept. Writes the host op library,
+ * its BN-table sidecar, one op library per simulated board (modelled, derived by the
+ * simulator from the host work split), and a search report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "cli/cmd_oplib_util.h"
+#include "dynrt/engine.h"
+#include "dynrt/offline.h"
+#include "dynrt/oplib.h"
+#include "dynrt/platform.h"
+#include "dynrt/sim.h"
+#include "scenario/scenario.h"
+
+#define MAX_TH 8
+#define MAX_BOARDS 8
+
+static int usage(int code) {
+  printf(
+      "usage: dynrt search MODEL.safetensors [--platform host] [--seed 1]\n"
+      "         [--population 16] [--generations 8] [--threads 1,2] [--eval-threads 2]\n"
+      "         [--train cifar10-train] [--val cifar10-val] [--test cifar10-test]\n"
+      "         [--calib-images 500] [--val-images 1000] [--final-calib-images 2000]\n"
+      "         [--final-val-images 0] [--test-images 0] [--max-finalists 16] [--runs 30]\n"
+      "         [--boards xavier-nx,odroid-xu3,rpi4] [-o OUT.oplib.json]\n"
+      "  search: accuracy = top-1 on the first --val-images validation images after BN\n"
+      "  recalibration on --calib-images training images; latency = per-block table (one\n"
+      "  thread). Finalists (the search's Pareto front): recalibrated on\n"
+      "  --final-calib-images, top-1 on the validation split (0 = all) and the test split\n"
+      "  (0 = all; reported only), latency re-measured per thread count; the library keeps\n"
+      "  the sub-networks on the re-measured front of at least one setting.\n"
+      "  Writes OUT (default MODEL.oplib.json), its .bn.safetensors and .search.json, and\n"
+      "  MODEL.<board>.oplib.json per board (latency and energy MODELLED by the simulator).\n");
+  return code;
+}
+
+typedef struct sctx {
+  const dynrt_model *m;
+  const dynrt_dataset *train, *val;
+  size_t calib_n, val_n;
+  int eval_threads, evals;
+  const dynrt_block_lut *lut;
+  FILE *log;
+} sctx;
+
+/* Objectives: 1 - top-1 on the validation subset, predicted one-thread latency (ms). */
+static int eval_fn(void *user, const dynrt_subnet *cfg, double *obj) {
+  sctx *c = user;
+  dynrt_error err;
+  dynrt_bn_table *t = NULL;
+  dynrt_calib_options o = {0, c->calib_n, 250, NULL, NULL};
+  dynrt_eval_result r;
+  if (dynrt_calibrate(c->m, cfg, c->train, &o, &t, &err) ||
+      dynrt_evaluate(c->m, cfg, t, c->val, 0, c->val_n, c->eval_threads, &r, &err)) {
+    fprintf(stderr, "dynrt search: %s\n", err.msg);
+    dynrt_bn_table_destroy(t);
+    return 1;
+  }
+  dynrt_bn_table_destroy(t);
+  obj[0] = 1.0 - (double)r.top1 / (double)r.images;
+  obj[1] = dynrt_block_lut_predict(c->lut, cfg) * 1e-6;
+  c->evals++;
+  if (c->log) {
+    char key[17];
+    dynrt_bn_key(c->m, cfg, key);
+    fprintf(c->log, "\reval %d: %s top-1 %.2f%% predicted %.3f ms   ", c->evals, key,
+            100 * (1 - obj[0]), obj[1]);
+    fflush(c->log);
+  }
+  return 0;
+}
+
+static void strip_ext(const char *path, const char *ext, char *buf, size_t n) {
+  size_t l = strlen(path), el = strlen(ext);
+  if (l > el && !strcmp(path + l - el, ext))
+    snprintf(buf, n, "%.*s", (int)(l - el), path);
+  else
+    snprintf(buf, n, "%s", path);
+}
+
+typedef struct finalist {
+  dynrt_subnet cfg;
+  double search_err, pred_ms;
+  dynrt_eval_result val, test;
+  dynrt_latency lat[MAX_TH];
+  double energy_mj[MAX_TH];
+  int keep;
+} finalist;
+
+int dynrt_cmd_search(int argc, char **argv) {
+  const char *model = NULL, *plat = "host", *train_s = "cifar10-train", *val_s = "cifar10-val",
+             *test_s = "cifar10-test", *out = NULL, *threads_s = "1,2",
+             *boards_s = "xavier-nx,odroid-xu3,rpi4";
+  long seed = 1, pop = 16, gens = 8, calib_n = 500, val_n = 1000, fcalib_n = 2000, fval_n = 0,
+       test_n = 0, max_fin = 16, runs = 30, eval_threads = 2;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has = i + 1 < argc;
+    if (!strcmp(a, "--help")) return usage(0);
+#define OPT_S(name, var)                                                                       \
+  if (!strcmp(a, name) && has) {                                                              \
+    var = argv[++i];                                                                           \
+    continue;                                                                                  \
+  }
+#define OPT_L(name, var)                                                                       \
+  if (!strcmp(a, name) && has) {                                                              \
+    var = atol(argv[++i]);                                                                     \
+    continue;                                                                                  \
+  }
+    OPT_S("--platform", plat)
+    OPT_S("--train", train_s)
+    OPT_S("--val", val_s)
+    OPT_S("--test", test_s)
+    OPT_S("--threads", threads_s)
+    OPT_S("--boards", boards_s)
+    OPT_S("-o", out)
+    OPT_L("--seed", seed)
+    OPT_L("--population", pop)
+    OPT_L("--generations", gens)
+    OPT_L("--calib-images", calib_n)
+    OPT_L("--val-images", val_n)
+    OPT_L("--final-calib-images", fcalib_n)
+    OPT_L("--final-val-images", fval_n)
+    OPT_L("--test-images", test_n)
+    OPT_L("--max-finalists", max_fin)
+    OPT_L("--runs", runs)
+    OPT_L("--eval-threads", eval_threads)
+#undef OPT_S
+#undef OPT_L
+    if (a[0] == '-') return dynrt_cli_fail("search", "unknown option '%s'", a);
+    if (model) return dynrt_cli_fail("search", "unexpected argument '%s'", a);
+    model = a;
+  }
+  if (!model) return usage(1);
+  int th[MAX_TH];
+  int nth = cli_parse_ints(threads_s, th, MAX_TH);
+  if (nth < 1 || pop < 4 || gens < 0 || calib_n < 1 || val_n < 1 || fcalib_n < 1 ||
+      fval_n < 0 || test_n < 0 || max_fin < 1 || runs < 3 || eval_threads < 1 || seed < 0)
+    return dynrt_cli_fail("search", "bad option value (see dynrt search --help)");
+  if (strcmp(plat, "host"))
+    return dynrt_cli_fail("search", "--platform %s: the search measures this machine (host); "
+                                    "boards are derived with --boards", plat);
+  char base[4096], path[4200], msg[1024];
+  strip_ext(out ? out : model, out ? ".oplib.json" : ".safetensors", base, sizeof base);
+  dynrt_model *m = NULL;
+  dynrt_dataset *train = NULL, *val = NULL, *test = NULL;
+  dynrt_block_lut *lut = NULL;
+  dynrt_platform *host = NULL;
+  dynrt_subnet *arch = NULL;
+  double *objs = NULL;
+  finalist *fin = NULL;
+  dynrt_bn_file *bf = NULL;
+  dynrt_oplib *lib = NULL;
+  cJSON *rep = NULL;
+  dynrt_error err;
+  int na = 0, nf = 0, rc = 1;
+  uint64_t t_start = dynrt_now_ns();
+  if (dynrt_model_load(model, &m, &err)) {
+    dynrt_cli_fail("search", "%s", err.msg);
+    goto done;
+  }
+  dynrt_model_info info;
+  dynrt_model_get_info(m, &info);
+  size_t ntrain = (size_t)(calib_n > fcalib_n ? calib_n : fcalib_n);
+  if (cli_open_dataset(train_s, info.num_classes, 0, ntrain, &train, msg, sizeof msg) ||
+      cli_open_dataset(val_s, info.num_classes, 0, (size_t)fval_n, &val, msg, sizeof msg) ||
+      cli_open_dataset(test_s, info.num_classes, 0, (size_t)test_n, &test, msg, sizeof msg)) {
+    dynrt_cli_fail("search", "%s", msg);
+    goto done;
+  }
+  if ((size_t)val_n > dynrt_dataset_count(val)) val_n = (long)dynrt_dataset_count(val);
+  if (dynrt_platform_open("host", &host, msg, sizeof msg)) {
+    dynrt_cli_fail("search", "host platform: %s", msg);
+    goto done;
+  }
+  int e_modelled = dynrt_platform_get_info(host)->energy_modelled;
+  printf("search %s (%s): %.3g sub-networks; NSGA-II population %ld, generations %ld, seed "
+         "%ld\n  accuracy: top-1 on validation images 0..%ld of %s after BN recalibration "
+         "on training images 0..%ld of %s (a subset, for speed)\n",
+         info.name, model, info.n_subnets, pop, gens, seed, val_n - 1, val_s, calib_n - 1,
+         train_s);
+  if (dynrt_block_lut_build(m, 3, 20, cli_progress, "block table", &lut, &err)) {
+    dynrt_cli_fail("search", "%s", err.msg);
+    goto done;
+  }
+  printf("  latency: per-block table, %zu entries (one thread, measured here)\n",
+         dynrt_block_lut_entries(lut));
+  sctx sc = {m, train, val, (size_t)calib_n, (size_t)val_n, (int)eval_threads, 0, lut, stderr};
+  dynrt_search_options so = {(int)pop, (int)gens, 2, (uint64_t)seed, 0, NULL, NULL};
+  if (dynrt_search_nsga2(m, &so, eval_fn, &sc, &arch, &objs, &na, &err)) {
+    dynrt_cli_fail("search", "%s", err.msg);
+    goto done;
+  }
+  fprintf(stderr, "\n");
+  int *front = malloc(sizeof(int) * (size_t)na);
+  if (!front) goto done;
+  int nfront = dynrt_pareto_front(objs, na, 2, front);
+  /* sort the front by predicted latency; thin it evenly to max_fin */
+  for (int a = 1; a < nfront; a++) {
+    int v = front[a], b = a - 1;
+    while (b >= 0 && objs[front[b] * 2 + 1] > objs[v * 2 + 1]) {
+      front[b + 1] = front[b];
+      b--;
+    }
+    front[b + 1] = v;
+  }
+  nf = nfront < max_fin ? nfront : (int)max_fin;
+  fin = calloc((size_t)nf, sizeof *fin);
+  if (!fin) {
+    free(front);
+    goto done;
+  }
+  for (int i = 0; i < nf; i++) {
+    int k = nf == nfront ? i : (int)lround((double)i * (nfront - 1) / (nf > 1 ? nf - 1 : 1));
+    fin[i].cfg = arch[front[k]];
+    fin[i].search_err = objs[front[k] * 2];
+    fin[i].pred_ms = objs[front[k] * 2 + 1];
+  }
+  free(front);
+  printf("  %d sub-networks evaluated; search front %d, finalists %d\n", na, nfront, nf);
+  /* finalists: recalibrate, full accuracy, re-measure latency and energy */
+  snprintf(path, sizeof path, "%s.bn.safetensors", base);
+  snprintf(msg, sizeof msg,
+           "dynrt search finalists: calibrated on %s images 0..%ld (training-mode batch "
+           "statistics, batch 250)",
+           train_s, fcalib_n - 1);
+  if (dynrt_bn_file_create(m, msg, &bf, &err)) {
+    dynrt_cli_fail("search", "%s", err.msg);
+    goto done;
+  }
+  for (int i = 0; i < nf; i++) {
+    dynrt_bn_table *t = NULL;
+    dynrt_calib_options o = {0, (size_t)fcalib_n, 250, NULL, NULL};
+    if (dynrt_calibrate(m, &fin[i].cfg, train, &o, &t, &err) ||
+        dynrt_evaluate(m, &fin[i].cfg, t, val, 0, 0, (int)eval_threads, &fin[i].val, &err) ||
+        dynrt_evaluate(m, &fin[i].cfg, t, test, 0, 0, (int)eval_threads, &fin[i].test, &err) ||
+        dynrt_bn_file_put(bf, t, (uint64_t)dynrt_dataset_count(train) < (uint64_t)fcalib_n
+                                     ? dynrt_dataset_count(train)
+                                     : (uint64_t)fcalib_n,
+                          &err)) {
+      dynrt_bn_table_destroy(t);
+      dynrt_cli_fail("search", "%s", err.msg);
+      goto done;
+    }
+    for (int k = 0; k < nth; k++) {
+      dynrt_session *s = NULL;
+      dynrt_session_options so2 = {NULL, th[k], th[k]};
+      uint64_t e0 = 0, e1 = 0;
+      if (dynrt_session_create(m, &so2, &s, &err) || dynrt_session_set_subnet(s, &fin[i].cfg, t)) {
+        dynrt_cli_fail("search", "%s", s ? dynrt_session_errmsg(s) : err.msg);
+        dynrt_session_destroy(s);
+        goto done;
+      }
+      dynrt_profile_session(s, 5, 3, &fin[i].lat[k]);
+      int he = !dynrt_platform_read_energy(host, &e0);
+      dynrt_profile_session(s, 0, (int)runs, &fin[i].lat[k]);
+      if (he && !dynrt_platform_read_energy(host, &e1) && e1 > e0)
+        fin[i].energy_mj[k] = (double)(e1 - e0) * 1e-3 / (double)runs;
+      dynrt_session_destroy(s);
+    }
+    fprintf(stderr, "\rfinalist %d/%d measured   ", i + 1, nf);
+  }
+  fprintf(stderr, "\n");
+  if (dynrt_bn_file_save(bf, path, &err)) {
+    dynrt_cli_fail("search", "%s", err.msg);
+    goto done;
+  }
+  /* the re-measured front per setting: keep a finalist if it is on any */
+  {
+    double *o2 = malloc(sizeof(double) * 2 * (size_t)nf);
+    int *ix = malloc(sizeof(int) * (size_t)nf);
+    if (!o2 || !ix) {
+      free(o2);
+      free(ix);
+      goto done;
+    }
+    for (int k = 0; k < nth; k++) {
+      for (int i = 0; i < nf; i++) {
+        o2[2 * i] = 1.0 - (double)fin[i].val.top1 / (double)fin[i].val.images;
+        o2[2 * i + 1] = fin[i].lat[k].mean_ms;
+      }
+      int c = dynrt_pareto_front(o2, nf, 2, ix);
+      for (int i = 0; i < c; i++) fin[ix[i]].keep = 1;
+    }
+    free(o2);
+    free(ix);
+  }
+  /* host library */
+  const dynrt_domain_info *hd = dynrt_platform_domain(host, 0);
+  dynrt_platform *hsim = NULL;
+  if (dynrt_sim_open("host", &hsim, msg, sizeof msg)) {
+    dynrt_cli_fail("search", "host board model (platforms/host.json): %s", msg);
+    goto done;
+  }
+  snprintf(path, sizeof path, "%s.bn.safetensors", base);
+  const char *bn_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  if (dynrt_oplib_create(info.name, model, "host", &lib)) goto done;
+  int set_ix[MAX_TH];
+  for (int k = 0; k < nth; k++) {
+    dynrt_oplib_setting s = {{0}, hd->nopps ? hd->opps[hd->nopps - 1].khz : 1, th[k]};
+    snprintf(s.domain, sizeof s.domain, "%s", hd->name);
+    if (dynrt_oplib_add_setting(lib, &s, &set_ix[k])) {
+      dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
+      dynrt_platform_close(hsim);
+      goto done;
+    }
+  }
+  int kept = 0;
+  for (int i = 0; i < nf; i++) {
+    if (!fin[i].keep) continue;
+    char cs[DYNRT_SUBNET_STR_MAX], key[17], ref[4400];
+    dynrt_subnet_format(m, &fin[i].cfg, cs, sizeof cs, NULL);
+    dynrt_bn_key(m, &fin[i].cfg, key);
+    snprintf(ref, sizeof ref, "%s#%s", bn_name, key);
+    double c = -1, mem = -1;
+    int k1 = -1;
+    for (int k = 0; k < nth; k++)
+      if (th[k] == 1) k1 = k;
+    if (k1 >= 0) dynrt_sim_split_latency(hsim, 0, fin[i].lat[k1].median_ms * 1e6, &c, &mem);
+    dynrt_oplib_subnet sn = {cs,
+                             dynrt_subnet_id(m, &fin[i].cfg),
+                             dynrt_subnet_macs(m, &fin[i].cfg),
+                             dynrt_subnet_params(m, &fin[i].cfg),
+                             (double)fin[i].val.top1 / (double)fin[i].val.images,
+                             fin[i].val.images,
+                             (double)fin[i].test.top1 / (double)fin[i].test.images,
+                             fin[i].test.images,
+                             ref,
+                             c,
+                             mem};
+    int si;
+    if (dynrt_oplib_add_subnet(lib, &sn, &si)) {
+      dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
+      dynrt_platform_close(hsim);
+      goto done;
+    }
+    for (int k = 0; k < nth; k++) {
+      const dynrt_latency *l = &fin[i].lat[k];
+      dynrt_oplib_point pt = {si,          set_ix[k], l->mean_ms, l->median_ms, l->p95_ms,
+                              fin[i].energy_mj[k], 0, e_modelled};
+      if (!(pt.energy_mj > 0)) {
+        dynrt_cli_fail("search", "no energy reading from the host platform for %s", key);
+        dynrt_platform_close(hsim);
+        goto done;
+      }
+      if (dynrt_oplib_add_point(lib, &pt)) {
+        dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
+        dynrt_platform_close(hsim);
+        goto done;
+      }
+    }
+    kept++;
+  }
+  dynrt_platform_close(hsim);
+  snprintf(path, sizeof path, "%s.oplib.json", base);
+  if (dynrt_oplib_finalize(lib) || dynrt_oplib_save(lib, path)) {
+    dynrt_cli_fail("search", "%s: %s", path, dynrt_oplib_errmsg(lib));
+    goto done;
+  }
+  printf("  re-measured front: %d of %d finalists kept -> %s (latency measured here; energy "
+         "%s)\n",
+         kept, nf, path, e_modelled ? "MODELLED by the host platform model" : "measured");
+  /* simulated boards: every number modelled */
+  char boards[MAX_BOARDS][64];
+  int nb = 0;
+  {
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", boards_s);
+    char *save = NULL;
+    for (char *b = strtok_r(tmp, ",", &save); b && nb < MAX_BOARDS; b = strtok_r(NULL, ",", &save))
+      snprintf(boards[nb++], sizeof boards[0], "%s", b);
+  }
+  for (int b = 0; b < nb; b++) {
+    char spec[128], bp[4300];
+    snprintf(spec, sizeof spec, "sim:%s", boards[b]);
+    dynrt_oplib *bl = NULL;
+    dynrt_scn_derive_opts dopt = {.cpu_only = 1};
+    msg[0] = 0;
+    if (dynrt_scn_derive_oplib(spec, lib, &dopt, &bl, msg, sizeof msg)) {
+      dynrt_cli_fail("search", "board %s: %s", boards[b], msg);
+      goto done;
+    }
+    snprintf(bp, sizeof bp, "%s.%s.oplib.json", base, boards[b]);
+    if (dynrt_oplib_save(bl, bp)) {
+      dynrt_cli_fail("search", "%s: %s", bp, dynrt_oplib_errmsg(bl));
+      dynrt_oplib_destroy(bl);
+      goto done;
+    }
+    printf("  %s: %d settings x %d sub-networks, MODELLED (simulator: host work split, board "
+           "capacity, OPPs, power model) -> %s\n",
+           boards[b], dynrt_oplib_num_settings(bl), dynrt_oplib_num_subnets(bl), bp);
+    dynrt_oplib_destroy(bl);
+  }
+  /* report: everything evaluated, the finalists, the settings of the run */
+  rep = cJSON_CreateObject();
+  cJSON_AddStringToObject(rep, "format", "dynrt-search");
+  cJSON_AddNumberToObject(rep, "version", 1);
+  cJSON_AddStringToObject(rep, "model", info.name);
+  cJSON_AddStringToObject(rep, "model_file", model);
+  {
+    char cmd[4096] = "dynrt";
+    for (int i = 0; i < argc; i++) {
+      size_t l = strlen(cmd);
+      snprintf(cmd + l, sizeof cmd - l, " %s", argv[i]);
+    }
+    cJSON_AddStringToObject(rep, "command", cmd);
+  }
+  cJSON *sj = cJSON_AddObjectToObject(rep, "search");
+  cJSON_AddNumberToObject(sj, "seed", (double)seed);
+  cJSON_AddNumberToObject(sj, "population", (double)pop);
+  cJSON_AddNumberToObject(sj, "generations", (double)gens);
+  cJSON_AddStringToObject(sj, "accuracy", "top-1 on a validation subset after BN recalibration");
+  cJSON_AddStringToObject(sj, "train", train_s);
+  cJSON_AddNumberToObject(sj, "calib_images", (double)calib_n);
+  cJSON_AddStringToObject(sj, "val", val_s);
+  cJSON_AddNumberToObject(sj, "val_images", (double)val_n);
+  cJSON_AddStringToObject(sj, "latency", "per-block table prediction, one thread, ms");
+  cJSON_AddNumberToObject(sj, "evaluated", na);
+  cJSON_AddNumberToObject(sj, "seconds", (double)(dynrt_now_ns() - t_start) * 1e-9);
+  cJSON *aj = cJSON_AddArrayToObject(sj, "archive");
+  for (int i = 0; i < na; i++) {
+    char cs[DYNRT_SUBNET_STR_MAX];
+    dynrt_subnet_format(m, &arch[i], cs, sizeof cs, NULL);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "config", cs);
+    cJSON_AddNumberToObject(o, "val_subset_top1", 1 - objs[2 * i]);
+    cJSON_AddNumberToObject(o, "predicted_ms", objs[2 * i + 1]);
+    cJSON_AddNumberToObject(o, "macs", (double)dynrt_subnet_macs(m, &arch[i]));
+    cJSON_AddItemToArray(aj, o);
+  }
+  cJSON *fj = cJSON_AddArrayToObject(rep, "finalists");
+  double *perr = malloc(sizeof(double) * (size_t)nf);
+  int k1 = -1;
+  for (int k = 0; k < nth; k++)
+    if (th[k] == 1) k1 = k;
+  for (int i = 0; i < nf; i++) {
+    char cs[DYNRT_SUBNET_STR_MAX];
+    dynrt_subnet_format(m, &fin[i].cfg, cs, sizeof cs, NULL);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "config", cs);
+    cJSON_AddBoolToObject(o, "kept", fin[i].keep);
+    cJSON_AddNumberToObject(o, "val_top1", (double)fin[i].val.top1 / (double)fin[i].val.images);
+    cJSON_AddNumberToObject(o, "val_images", (double)fin[i].val.images);
+    cJSON_AddNumberToObject(o, "test_top1", (double)fin[i].test.top1 / (double)fin[i].test.images);
+    cJSON_AddNumberToObject(o, "test_images", (double)fin[i].test.images);
+    cJSON_AddNumberToObject(o, "predicted_1t_ms", fin[i].pred_ms);
+    cJSON *lj = cJSON_AddArrayToObject(o, "measured");
+    for (int k = 0; k < nth; k++) {
+      cJSON *x = cJSON_CreateObject();
+      cJSON_AddNumberToObject(x, "threads", th[k]);
+      cJSON_AddNumberToObject(x, "median_ms", fin[i].lat[k].median_ms);
+      cJSON_AddNumberToObject(x, "p95_ms", fin[i].lat[k].p95_ms);
+      cJSON_AddNumberToObject(x, "spread", fin[i].lat[k].spread);
+      cJSON_AddItemToArray(lj, x);
+    }
+    if (perr && k1 >= 0)
+      perr[i] = fabs(fin[i].pred_ms - fin[i].lat[k1].median_ms) / fin[i].lat[k1].median_ms;
+    cJSON_AddItemToArray(fj, o);
+  }
+  if (perr && k1 >= 0 && nf > 0) {
+    for (int a = 1; a < nf; a++) { /* median of the prediction errors */
+      double v = perr[a];
+      int b = a - 1;
+      while (b >= 0 && perr[b] > v) {
+        perr[b + 1] = perr[b];
+        b--;
+      }
+      perr[b + 1] = v;
+    }
+    double md = nf % 2 ? perr[nf / 2] : 0.5 * (perr[nf / 2 - 1] + perr[nf / 2]);
+    cJSON_AddNumberToObject(rep, "prediction_median_abs_error_pct_1t", 100 * md);
+    printf("  block-table prediction vs re-measured finalists (1 thread): median |error| "
+           "%.2f%%, max %.2f%%\n",
+           100 * md, 100 * perr[nf - 1]);
+  }
+  free(perr);
+  snprintf(path, sizeof path, "%s.search.json", base);
+  {
+    char *text = cJSON_Print(rep);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
+      if (f) fclose(f);
+      cJSON_free(text);
+      dynrt_cli_fail("search", "%s: cannot write", path);
+      goto done;
+    }
+    fclose(f);
+    cJSON_free(text);
+  }
+  printf("  report -> %s; %.1f s in all\n", path, (double)(dynrt_now_ns() - t_start) * 1e-9);
+  printf("%-18s %9s %9s %9s", "kept sub-network", "MMACs", "val top1", "test top1");
+  for (int k = 0; k < nth; k++) printf("  %dt med ms", th[k]);
+  printf("\n");
+  for (int i = 0; i < nf; i++) {
+    if (!fin[i].keep) continue;
+    char key[17];
+    dynrt_bn_key(m, &fin[i].cfg, key);
+    printf("%-18s %9.2f %8.2f%% %8.2f%%", key, (double)dynrt_subnet_macs(m, &fin[i].cfg) * 1e-6,
+           100.0 * (double)fin[i].val.top1 / (double)fin[i].val.images,
+           100.0 * (double)fin[i].test.top1 / (double)fin[i].test.images);
+    for (int k = 0; k < nth; k++) printf("  %10.3f", fin[i].lat[k].median_ms);
+    printf("\n");
+  }
+  rc = 0;
+done:
+  cJSON_Delete(rep);
+  dynrt_oplib_destroy(lib);
+  dynrt_bn_file_destroy(bf);
+  free(fin);
+  dynrt_search_free(arch, objs);
+  dynrt_platform_close(host);
+  dynrt_block_lut_destroy(lut);
+  dynrt_dataset_destroy(train);
+  dynrt_dataset_destroy(val);
+  dynrt_dataset_destroy(test);
+  dynrt_model_destroy(m);
+  return rc;
+}

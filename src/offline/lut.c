@@ -1,0 +1,292 @@
+/*
+ * lut.c - latency measurement helpers and the per-block latency table: every block
+ * configuration a sub-network of the model can contain, timed alone with the engine's
+ * kernels and layouts (calib.c's executor, one thread), plus stem and head per resolution
+ * and width. Whole sub-networks are predicted as the sum of their entries. It predicts
+ * one-thread latency only; scaling to more threads is the caller's (documented) model.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine/engine_int.h"
+#include "offline/offline_int.h"
+
+#define fail dynrt__offline_fail
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct(const uint64_t *v, int n, double p) {
+  int i = (int)ceil(p / 100.0 * n);
+  return (double)v[i ? i - 1 : 0];
+}
+
+void dynrt_latency_summary(uint64_t *ns, int n, dynrt_latency *out) {
+  memset(out, 0, sizeof *out);
+  if (n <= 0) return;
+  qsort(ns, (size_t)n, sizeof *ns, cmp_u64);
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += (double)ns[i];
+  out->runs = n;
+  out->median_ms = pct(ns, n, 50) * 1e-6;
+  out->p95_ms = pct(ns, n, 95) * 1e-6;
+  out->mean_ms = sum / n * 1e-6;
+  out->min_ms = (double)ns[0] * 1e-6;
+  out->max_ms = (double)ns[n - 1] * 1e-6;
+  out->spread = out->median_ms > 0 ? (out->p95_ms - pct(ns, n, 5) * 1e-6) / out->median_ms : 0;
+}
+
+dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int runs, dynrt_latency *out) {
+  if (!s || !out || runs < 1 || warmup < 0) return DYNRT_ERR_INVALID_ARG;
+  dynrt_subnet cfg;
+  dynrt_session_get_subnet(s, &cfg);
+  int r = cfg.r;
+  float *in = dynrt__malloc(sizeof(float) * (size_t)(r * r * 3));
+  uint64_t *t = dynrt__malloc(sizeof(uint64_t) * (size_t)runs);
+  if (!in || !t) {
+    dynrt__free(in);
+    dynrt__free(t);
+    return DYNRT_ERR_NOMEM;
+  }
+  for (int i = 0; i < r * r * 3; i++) in[i] = sinf(0.37f * (float)i);
+  dynrt_status st = DYNRT_OK;
+  for (int i = 0; i < warmup && !st; i++) st = dynrt_session_run_tensor(s, in, r);
+  for (int i = 0; i < runs && !st; i++) {
+    uint64_t t0 = dynrt_now_ns();
+    st = dynrt_session_run_tensor(s, in, r);
+    t[i] = dynrt_now_ns() - t0;
+  }
+  if (!st) dynrt_latency_summary(t, runs, out);
+  dynrt__free(in);
+  dynrt__free(t);
+  return st;
+}
+
+/* ---- the table ---- */
+
+enum { KIND_BLOCK = 0, KIND_STEM = 1, KIND_HEAD = 2 };
+
+typedef struct lut_entry {
+  int kind;
+  dynrt__blockcfg b; /* KIND_BLOCK; for stem/head: h = r or head input, cin, w in wq */
+  int wq;            /* width multiplier x 1000 (stem / head) */
+  double ns;         /* median */
+} lut_entry;
+
+struct dynrt_block_lut {
+  const dynrt_model *m;
+  size_t n, cap;
+  lut_entry *e;
+};
+
+static int same_block(const dynrt__blockcfg *a, const dynrt__blockcfg *b) {
+  return a->cin == b->cin && a->mid == b->mid && a->cout == b->cout && a->k == b->k &&
+         a->stride == b->stride && a->se == b->se && a->act == b->act && a->h == b->h &&
+         a->residual == b->residual;
+}
+
+static const lut_entry *find(const dynrt_block_lut *l, int kind, const dynrt__blockcfg *b,
+                             int wq) {
+  for (size_t i = 0; i < l->n; i++) {
+    const lut_entry *e = &l->e[i];
+    if (e->kind != kind) continue;
+    if (kind == KIND_BLOCK ? same_block(&e->b, b)
+                           : (e->b.h == b->h && e->b.cin == b->cin && e->wq == wq))
+      return e;
+  }
+  return NULL;
+}
+
+static int add(dynrt_block_lut *l, int kind, const dynrt__blockcfg *b, int wq) {
+  if (find(l, kind, b, wq)) return 0;
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? 2 * l->cap : 64;
+    lut_entry *ne = dynrt__realloc(l->e, l->cap * sizeof *ne, nc * sizeof *ne);
+    if (!ne) return -1;
+    l->e = ne;
+    l->cap = nc;
+  }
+  lut_entry *e = &l->e[l->n++];
+  memset(e, 0, sizeof *e);
+  e->kind = kind;
+  e->b = *b;
+  e->wq = wq;
+  return 0;
+}
+
+void dynrt_block_lut_destroy(dynrt_block_lut *l) {
+  if (!l) return;
+  dynrt__free(l->e);
+  dynrt__free(l);
+}
+
+size_t dynrt_block_lut_entries(const dynrt_block_lut *l) { return l ? l->n : 0; }
+
+/* Head input (size, channels) of resolution r and width w: the last stage's output. */
+static void head_input(const dynrt__arch *a, int r, double w, int *h, int *c) {
+  int hh = dynrt__conv_out(r, a->stem_kernel, a->stem_stride);
+  hh = dynrt__conv_out(hh, a->first_kernel, a->first_stride);
+  for (int b = 0; b < a->n_blocks; b++) hh = dynrt__conv_out(hh, 3, a->blocks[b].stride);
+  *h = hh;
+  *c = dynrt__active_width(a, a->stages[a->n_stages - 1].width, w);
+}
+
+/* Every entry any sub-network can reach: per block, each resolution, width, expand ratio
+ * and kernel size (the block's input channels follow from the width alone). */
+static int enumerate(dynrt_block_lut *l) {
+  const dynrt__arch *a = &l->m->arch;
+  for (int ri = 0; ri < a->n_res; ri++)
+    for (int wi = 0; wi < a->n_ws; wi++) {
+      int r = a->res[ri];
+      double w = a->ws[wi];
+      int wq = (int)lround(w * 1000);
+      dynrt__blockcfg sb = {0};
+      sb.h = r;
+      if (add(l, KIND_STEM, &sb, wq)) return -1;
+      int h = dynrt__conv_out(r, a->stem_kernel, a->stem_stride);
+      h = dynrt__conv_out(h, a->first_kernel, a->first_stride);
+      int cin = dynrt__active_width(a, a->first_out, w);
+      for (int si = 0; si < a->n_stages; si++) {
+        const dynrt__stage *sg = &a->stages[si];
+        int cout = dynrt__active_width(a, sg->width, w);
+        for (int i = 0; i < sg->dmax; i++) {
+          int j = sg->first_block + i;
+          const dynrt__block *bl = &a->blocks[j];
+          for (int ei = 0; ei < a->n_es; ei++)
+            for (int ki = 0; ki < a->n_ks; ki++) {
+              dynrt__blockcfg b = {j,        cin,     dynrt__mid_channels(a, cin, a->es[ei]),
+                                   cout,     a->ks[ki], bl->stride,
+                                   bl->se,   bl->residual, (int)bl->act,
+                                   h};
+              if (add(l, KIND_BLOCK, &b, 0)) return -1;
+            }
+          h = dynrt__conv_out(h, 3, bl->stride);
+          cin = cout;
+        }
+      }
+      dynrt__blockcfg hb = {0};
+      head_input(a, r, w, &hb.h, &hb.cin);
+      if (add(l, KIND_HEAD, &hb, wq)) return -1;
+    }
+  return 0;
+}
+
+dynrt_status dynrt_block_lut_build(const dynrt_model *m, int warmup, int runs,
+                                   dynrt_progress_fn progress, void *user, dynrt_block_lut **out,
+                                   dynrt_error *err) {
+  if (out) *out = NULL;
+  if (!m || !out || runs < 1 || warmup < 0)
+    return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument or runs < 1");
+  dynrt_block_lut *l = dynrt__calloc(1, sizeof *l);
+  dynrt__exec *x = NULL;
+  uint64_t *t = dynrt__malloc(sizeof(uint64_t) * (size_t)runs);
+  if (!l || !t || dynrt__exec_create(m, 1, &x)) goto nomem;
+  l->m = m;
+  if (enumerate(l)) goto nomem;
+  for (size_t i = 0; i < l->n; i++) {
+    lut_entry *e = &l->e[i];
+    double w = e->wq / 1000.0;
+    for (int k = 0; k < warmup + runs; k++) {
+      uint64_t t0 = dynrt_now_ns();
+      if (e->kind == KIND_BLOCK)
+        dynrt__exec_block(x, &e->b);
+      else if (e->kind == KIND_STEM)
+        dynrt__exec_stem(x, e->b.h, w);
+      else
+        dynrt__exec_head(x, e->b.h, e->b.cin, w);
+      if (k >= warmup) t[k - warmup] = dynrt_now_ns() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_u64);
+    e->ns = pct(t, runs, 50);
+    if (progress && progress(user, i + 1, l->n)) {
+      dynrt__exec_destroy(x);
+      dynrt__free(t);
+      dynrt_block_lut_destroy(l);
+      return fail(err, DYNRT_ERR_STATE, "lut: cancelled");
+    }
+  }
+  dynrt__exec_destroy(x);
+  dynrt__free(t);
+  *out = l;
+  return DYNRT_OK;
+nomem:
+  dynrt__exec_destroy(x);
+  dynrt__free(t);
+  dynrt_block_lut_destroy(l);
+  return fail(err, DYNRT_ERR_NOMEM, "lut: no memory");
+}
+
+double dynrt_block_lut_predict(const dynrt_block_lut *l, const dynrt_subnet *cfg) {
+  if (!l || !cfg) return -1;
+  dynrt__blockcfg b[DYNRT_MAX_BLOCKS];
+  int h, c;
+  int n = dynrt__subnet_blocks(l->m, cfg, b, &h, &c);
+  if (n < 0) return -1;
+  int wq = (int)lround(cfg->w * 1000);
+  dynrt__blockcfg key = {0};
+  key.h = cfg->r;
+  const lut_entry *e = find(l, KIND_STEM, &key, wq);
+  if (!e) return -1;
+  double ns = e->ns;
+  for (int i = 0; i < n; i++) {
+    if (!(e = find(l, KIND_BLOCK, &b[i], 0))) return -1;
+    ns += e->ns;
+  }
+  key.h = h;
+  key.cin = c;
+  if (!(e = find(l, KIND_HEAD, &key, wq))) return -1;
+  return ns + e->ns;
+}
+
+static const char *act_name(int act) { return dynrt__act_name((dynrt_act)act); }
+
+dynrt_status dynrt_block_lut_save(const dynrt_block_lut *l, const char *path, dynrt_error *err) {
+  if (!l || !path) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
+  dynrt_model_info info;
+  dynrt_model_get_info(l->m, &info);
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "format", "dynrt-block-lut");
+  cJSON_AddNumberToObject(root, "version", 1);
+  cJSON_AddStringToObject(root, "model", info.name);
+  cJSON_AddStringToObject(root, "kernels", dynrt__kernels()->name);
+  cJSON_AddStringToObject(root, "measured", "one thread, median per entry, this machine");
+  cJSON *arr = cJSON_AddArrayToObject(root, "entries");
+  for (size_t i = 0; i < l->n; i++) {
+    const lut_entry *e = &l->e[i];
+    cJSON *o = cJSON_CreateObject();
+    if (e->kind == KIND_BLOCK) {
+      cJSON_AddStringToObject(o, "kind", "block");
+      cJSON_AddNumberToObject(o, "cin", e->b.cin);
+      cJSON_AddNumberToObject(o, "mid", e->b.mid);
+      cJSON_AddNumberToObject(o, "cout", e->b.cout);
+      cJSON_AddNumberToObject(o, "k", e->b.k);
+      cJSON_AddNumberToObject(o, "stride", e->b.stride);
+      cJSON_AddBoolToObject(o, "se", e->b.se);
+      cJSON_AddStringToObject(o, "act", act_name(e->b.act));
+      cJSON_AddBoolToObject(o, "residual", e->b.residual);
+      cJSON_AddNumberToObject(o, "input", e->b.h);
+    } else {
+      cJSON_AddStringToObject(o, "kind", e->kind == KIND_STEM ? "stem+first" : "head");
+      cJSON_AddNumberToObject(o, "input", e->b.h);
+      if (e->kind == KIND_HEAD) cJSON_AddNumberToObject(o, "cin", e->b.cin);
+      cJSON_AddNumberToObject(o, "w", e->wq / 1000.0);
+    }
+    cJSON_AddNumberToObject(o, "ns", e->ns);
+    cJSON_AddItemToArray(arr, o);
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return fail(err, DYNRT_ERR_NOMEM, "lut: no memory");
+  FILE *fp = fopen(path, "w");
+  dynrt_status st = DYNRT_OK;
+  if (!fp || fputs(text, fp) < 0 || fputc('\n', fp) < 0) st = fail(err, DYNRT_ERR_IO, "%s: cannot write", path);
+  if (fp && fclose(fp) != 0 && !st) st = fail(err, DYNRT_ERR_IO, "%s: cannot write", path);
+  cJSON_free(text);
+  return st;
+}

@@ -1,0 +1,293 @@
+/* controller.c - level 1 of the runtime manager, per app and per inference: the slowdown
+ * estimator (scalar Kalman filter), the pick of a sub-network within the app's grant with
+ * hysteresis, the baseline rules (static, Dynamic-OFA), and real inference on an engine
+ * session. It only reads the grant level 2 published; it never plans and never touches the
+ * platform, so it cannot block on level 2 beyond an app's own short critical sections. */
+#include <math.h>
+#include <string.h>
+
+#include "rtm/rtm_int.h"
+
+/* ---- slowdown estimator ----
+ * State s = measured / predicted latency, random walk with process noise q per inference;
+ * each report measures z = s + noise of variance r. With q/r = 0.25 (defaults) the
+ * steady-state gain is K = 0.39: after a step in slowdown the remaining error shrinks by
+ * 0.61 per inference, i.e. 90 % of the step is seen after 5 inferences (docs/rtm.md). */
+
+void rtm__kf_init(rtm_kf *kf, double r) {
+  kf->s = 1.0;
+  kf->p = r; /* as unsure as one measurement: the first report moves s about half-way */
+}
+
+void rtm__kf_update(rtm_kf *kf, double z, double q, double r) {
+  /* A wild measurement (clock glitch, a stall) must not throw the filter out of range. */
+  if (!(z > 0.02)) z = 0.02;
+  if (z > 50) z = 50;
+  double p = kf->p + q;
+  double k = p / (p + r);
+  kf->s += k * (z - kf->s);
+  kf->p = (1 - k) * p;
+}
+
+double rtm__target_ms(const dynrt_requirements *req) {
+  uint64_t t = req->latency_target_ns;
+  if (req->period_ns && (!t || req->period_ns < t)) t = req->period_ns;
+  return (double)t * 1e-6;
+}
+
+void rtm__app_grant_reset(dynrt_app *app) {
+  app->level = app->grant.level;
+  app->up_count = 0;
+  app->miss_count = 0;
+  app->floor_count = 0;
+}
+
+static int uses_governor(const dynrt_rtm *rtm) {
+  return rtm->policy == RTM_POLICY_STATIC_MAX || rtm->policy == RTM_POLICY_STATIC_MIN ||
+         rtm->policy == RTM_POLICY_DYNAMIC_OFA;
+}
+
+/* Level 1 of our policy (caller holds app->mu). Returns the chosen level. */
+static int level1(dynrt_app *app, const rtm_opt *o) {
+  const dynrt_rtm *rtm = app->rtm;
+  const rtm_pt *pts = &app->pts[o->pt_off];
+  int n = o->npts;
+  if (rtm->policy == RTM_POLICY_DVFS_ONLY) return app->grant.level;
+  if (rtm->policy == RTM_POLICY_ORACLE) return app->grant.level; /* exact plan, no guesswork */
+  double s = app->kf[o->domain].s;
+  double target = rtm__target_ms(&app->req);
+  double fit = target * (1 - rtm->opt.margin);
+  double fit_up = target * (1 - rtm->opt.margin - rtm->opt.step_up_margin);
+  int ceil = rtm->pick == RTM_PICK_MAXACC ? n - 1 : app->grant.level;
+  int cur = DYNRT_MIN(app->level, ceil);
+  if (cur < 0) cur = 0;
+  if (pts[cur].lat_ms * s > fit) {
+    /* Violation predicted: step down at once to the best point that fits. */
+    while (cur > 0 && pts[cur].lat_ms * s > fit) cur--;
+    app->up_count = 0;
+  } else if (cur < ceil) {
+    int cand = cur;
+    for (int l = ceil; l > cur; l--)
+      if (pts[l].lat_ms * s <= fit_up) {
+        cand = l;
+        break;
+      }
+    if (cand > cur) {
+      if (++app->up_count >= rtm->opt.step_up_count) {
+        cur = cand;
+        app->up_count = 0;
+      }
+    } else {
+      app->up_count = 0;
+    }
+  }
+  /* The grant cannot hold the requirements any more: call level 2, once per grant. */
+  int short_acc = pts[cur].acc < app->req.accuracy_floor;
+  int short_lat = pts[cur].lat_ms * s > fit;
+  app->floor_count = short_acc || short_lat ? app->floor_count + 1 : 0;
+  if (app->floor_count >= rtm->opt.violation_count && app->flagged_epoch != app->grant.epoch) {
+    app->flagged_epoch = app->grant.epoch;
+    atomic_store(&app->rtm->replan, 1);
+  }
+  return cur;
+}
+
+dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
+  if (!app || !out) return DYNRT_ERR_INVALID_ARG;
+  uint64_t t0 = dynrt_now_ns();
+  pthread_mutex_lock(&app->mu);
+  const dynrt_rtm *rtm = app->rtm;
+  if (app->grant.opt < 0) {
+    dynrt_status st = dynrt__seterr(&app->err, DYNRT_ERR_STATE,
+                                    "app '%s': decide before any grant (no resources)", app->name);
+    pthread_mutex_unlock(&app->mu);
+    return st;
+  }
+  const rtm_opt *o = &app->opts[app->grant.opt];
+  int level;
+  if (uses_governor(rtm)) {
+    level = app->level; /* fixed (static) or moved by report (Dynamic-OFA) */
+  } else {
+    level = level1(app, o);
+  }
+  if (level != app->level) app->stats.switches++;
+  app->level = level;
+  const rtm_pt *pt = &app->pts[o->pt_off + level];
+  const dynrt_oplib_subnet *sn = dynrt_oplib_subnet_at(app->lib, pt->subnet);
+  double s = rtm->policy == RTM_POLICY_ORACLE ? app->true_slow[o->domain] : app->kf[o->domain].s;
+  *out = (dynrt_decision){
+      .subnet = pt->subnet,
+      .config = sn->config,
+      .subnet_id = sn->id,
+      .accuracy = pt->acc,
+      .setting = uses_governor(rtm) ? -1 : o->setting,
+      .domain = o->domain,
+      .cpu_mask = app->grant.mask,
+      .ncores = app->grant.ncores,
+      .khz = app->grant.khz,
+      .predicted_latency_ms = pt->lat_ms * s,
+      .predicted_energy_mj = pt->e_mj * s,
+      .plan_epoch = app->grant.epoch,
+  };
+  app->last_opt = app->grant.opt;
+  app->last_level = level;
+  app->last_subnet = pt->subnet;
+  app->last_pred_ms = pt->lat_ms;
+  app->status.decision = *out;
+  app->stats.decisions++;
+  app->stats.decide_ns_sum += dynrt_now_ns() - t0;
+  pthread_mutex_unlock(&app->mu);
+  return DYNRT_OK;
+}
+
+/* Mean of the window without outliers: samples more than two standard deviations from the
+ * mean are dropped (a page fault, a one-off preemption) before the rule compares. */
+static double robust_mean(const double *x, int n) {
+  double m = 0, v = 0;
+  for (int i = 0; i < n; i++) m += x[i];
+  m /= n;
+  for (int i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+  double sd = sqrt(v / n), sum = 0;
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (fabs(x[i] - m) <= 2 * sd) {
+      sum += x[i];
+      k++;
+    }
+  return k ? sum / k : m;
+}
+
+/* Dynamic-OFA's published rule on the Pareto levels of the app's setting (caller holds
+ * app->mu): after 20 inferences, step down one level when the robust mean exceeds the
+ * latency limit; step up one when the level is below the accuracy floor; a step down right
+ * after a step up from that level settles there. The window restarts after every step. */
+static void dofa_rule(dynrt_app *app, double lat_ms) {
+  app->win[app->win_pos] = lat_ms;
+  app->win_pos = (app->win_pos + 1) % RTM_DOFA_WINDOW;
+  if (++app->win_n < RTM_DOFA_WINDOW) return;
+  const rtm_opt *o = &app->opts[app->grant.opt];
+  const rtm_pt *pts = &app->pts[o->pt_off];
+  double mean = robust_mean(app->win, RTM_DOFA_WINDOW);
+  int l = app->level, moved = 0;
+  if (mean > rtm__target_ms(&app->req) && l > 0) {
+    if (app->dofa_up_from == l - 1) app->dofa_settled = l - 1;
+    app->dofa_up_from = -1;
+    app->level = l - 1;
+    moved = 1;
+  } else if (pts[l].acc < app->req.accuracy_floor && l + 1 < o->npts && app->dofa_settled != l) {
+    app->dofa_up_from = l;
+    app->level = l + 1;
+    moved = 1;
+  }
+  if (moved) {
+    app->stats.switches++;
+    app->win_n = app->win_pos = 0;
+  }
+}
+
+dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t energy_uj) {
+  if (!app) return DYNRT_ERR_INVALID_ARG;
+  pthread_mutex_lock(&app->mu);
+  dynrt_rtm *rtm = app->rtm;
+  if (app->last_opt < 0) {
+    dynrt_status st =
+        dynrt__seterr(&app->err, DYNRT_ERR_STATE, "app '%s': report without a decision", app->name);
+    pthread_mutex_unlock(&app->mu);
+    return st;
+  }
+  const rtm_opt *o = &app->opts[app->last_opt];
+  double lat_ms = (double)latency_ns * 1e-6;
+  double target = rtm__target_ms(&app->req);
+  app->stats.inferences++;
+  app->stats.latency_ms_sum += lat_ms;
+  app->stats.energy_mj_sum += (double)energy_uj * 1e-3;
+  app->stats.accuracy_sum += app->pts[o->pt_off + app->last_level].acc;
+  int miss = lat_ms > target;
+  if (miss) app->stats.misses++;
+  if (rtm->policy == RTM_POLICY_DYNAMIC_OFA) {
+    dofa_rule(app, lat_ms);
+  } else if (!uses_governor(rtm) && rtm->policy != RTM_POLICY_ORACLE && latency_ns > 0) {
+    int d = o->domain;
+    rtm__kf_update(&app->kf[d], lat_ms / app->last_pred_ms, rtm->opt.kalman_q, rtm->opt.kalman_r);
+    app->miss_count = miss ? app->miss_count + 1 : 0;
+    double ref = app->slow_at_plan[d];
+    int drift = fabs(app->kf[d].s - ref) > rtm->opt.replan_drift * ref;
+    if ((drift || app->miss_count >= rtm->opt.violation_count) &&
+        app->flagged_epoch != app->grant.epoch) {
+      app->flagged_epoch = app->grant.epoch;
+      atomic_store(&rtm->replan, 1);
+    }
+  }
+  pthread_mutex_unlock(&app->mu);
+  return DYNRT_OK;
+}
+
+/* ---- real inference ---- */
+
+/* The grant's cores as a list, lowest first. */
+static int mask_to_cpus(uint64_t mask, int *cpus, int max) {
+  int n = 0;
+  for (int c = 0; c < 64 && n < max; c++)
+    if (mask >> c & 1) cpus[n++] = c;
+  return n;
+}
+
+dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int height,
+                             size_t row_stride, dynrt_infer_result *out) {
+  if (!app || !rgb || !out) return DYNRT_ERR_INVALID_ARG;
+  if (!app->session || !app->cfgs)
+    return dynrt__seterr(&app->err, DYNRT_ERR_STATE,
+                         "app '%s': infer needs a model and a session (simulated app?)", app->name);
+  dynrt_decision dec;
+  dynrt_status st = dynrt_app_decide(app, &dec);
+  if (st) return st;
+  /* The session and pool belong to this app's thread: no lock needed for them. */
+  if (dec.subnet != app->cur_subnet) {
+    const dynrt_bn_table *bn = app->bn_tables ? app->bn_tables[dec.subnet] : NULL;
+    st = dynrt_session_set_subnet(app->session, &app->cfgs[dec.subnet], bn);
+    if (st)
+      return dynrt__seterr(&app->err, st, "app '%s': set_subnet %d ('%s'): %s", app->name,
+                           dec.subnet, dec.config, dynrt_session_errmsg(app->session));
+    app->cur_subnet = dec.subnet;
+  }
+  if (dec.cpu_mask && dec.cpu_mask != app->cur_mask) {
+    int cpus[DYNRT_MAX_CPUS];
+    int n = mask_to_cpus(dec.cpu_mask, cpus, DYNRT_MAX_CPUS);
+    if (app->pool) {
+      n = DYNRT_MIN(n, dynrt_pool_max_threads(app->pool));
+      st = dynrt_pool_set_cpus(app->pool, cpus, n);
+      if (st && st != DYNRT_ERR_PERMISSION)
+        return dynrt__seterr(&app->err, st, "app '%s': pool_set_cpus: %s", app->name,
+                             dynrt_pool_errmsg(app->pool));
+    } else {
+      st = dynrt_session_set_threads(app->session, n, cpus);
+      /* A session whose own pool is smaller than the grant runs on its first cores. */
+      while (st == DYNRT_ERR_INVALID_ARG && n > 1)
+        st = dynrt_session_set_threads(app->session, --n, cpus);
+      if (st && st != DYNRT_ERR_PERMISSION)
+        return dynrt__seterr(&app->err, st, "app '%s': set_threads: %s", app->name,
+                             dynrt_session_errmsg(app->session));
+    }
+    /* Pinning refused by the cpuset (PERMISSION): the threads run unpinned, still counted. */
+    app->cur_mask = dec.cpu_mask;
+  }
+  uint64_t t0 = dynrt_now_ns();
+  st = dynrt_session_run_image(app->session, rgb, width, height, row_stride);
+  uint64_t t1 = dynrt_now_ns();
+  if (st)
+    return dynrt__seterr(&app->err, st, "app '%s': run: %s", app->name,
+                         dynrt_session_errmsg(app->session));
+  dynrt_app_report(app, t1 - t0, 0);
+  out->decision = dec;
+  out->latency_ns = t1 - t0;
+  out->top1_class = -1;
+  out->top1_prob = 0;
+  int cls = -1;
+  float prob = 0;
+  if (dynrt_session_topk(app->session, 1, &cls, &prob) == DYNRT_OK) {
+    out->top1_class = cls;
+    out->top1_prob = prob;
+  }
+  rtm__try_step(app->rtm);
+  return DYNRT_OK;
+}

@@ -1,0 +1,222 @@
+/*
+ * rtm_int.h - internals of the runtime manager shared by rtm.c (manager, apps, events,
+ * actuation), planner.c (level 2 search) and controller.c (level 1, estimator, baseline
+ * rules, infer). Nothing here touches the platform except rtm.c.
+ */
+#ifndef DYNRT_RTM_INT_H
+#define DYNRT_RTM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/core.h"
+#include "dynrt/rtm.h"
+
+typedef enum rtm_policy {
+  RTM_POLICY_RTM = 0,
+  RTM_POLICY_STATIC_MAX,
+  RTM_POLICY_STATIC_MIN,
+  RTM_POLICY_DYNAMIC_OFA,
+  RTM_POLICY_DVFS_ONLY,
+  RTM_POLICY_ORACLE
+} rtm_policy;
+
+/* Level 2 picks the sub-network of a grant by one of these rules. */
+typedef enum rtm_pick {
+  RTM_PICK_ENERGY = 0, /* least predicted energy meeting the requirements */
+  RTM_PICK_MAXACC      /* most accurate meeting the requirements */
+} rtm_pick;
+
+/* Requirements a degraded plan no longer enforces (soft, penalised by the shortfall). */
+enum { RTM_RELAX_ENERGY = 1, RTM_RELAX_FLOOR = 2, RTM_RELAX_LATENCY = 4 };
+
+/* One Pareto point of one usable setting, copied from the op library at add time so that
+ * level 1 reads one contiguous array. */
+typedef struct rtm_pt {
+  double lat_ms, e_mj, acc;
+  int subnet;
+} rtm_pt;
+
+/* One op-library setting usable on this platform. */
+typedef struct rtm_opt {
+  int setting; /* op-library index */
+  int domain;  /* platform domain */
+  int opp;     /* index into the manager's OPP list of that domain */
+  int cores;   /* 0 on time-shared domains */
+  /* Its points in app->pts, by ascending latency: the Pareto set, or only the app's fixed
+   * sub-network for policies that do not switch (static-*, dvfs-only). */
+  int pt_off, npts;
+} rtm_opt;
+
+/* A domain as the planner sees it. */
+typedef struct rtm_dom {
+  char name[32];
+  int shared;    /* no cores (GPU): apps time-share it */
+  int ncpus;     /* cores of the domain (all, for the idle share) */
+  uint64_t cpus; /* their mask */
+  int can_set;
+  int nopps;
+  uint32_t khz[DYNRT_MAX_OPPS];
+  double idle_w[DYNRT_MAX_OPPS];
+  int idle_from_lib; /* idle_w came from an op library (else the option's default) */
+  /* Per plan: */
+  int allowed[DYNRT_MAX_OPPS];
+  int capacity;         /* cores available, or share units */
+  uint64_t avail;       /* available cores of the domain */
+  uint32_t applied_khz; /* last frequency written (0 = never) */
+} rtm_dom;
+
+/* Kalman filter of the slowdown (measured / predicted latency) on one domain. */
+typedef struct rtm_kf {
+  double s, p;
+} rtm_kf;
+
+/* What level 2 gives an app. */
+typedef struct rtm_grant {
+  int opt;   /* index into app->opts, -1 = none yet */
+  int level; /* planned Pareto level within the opt (the level-1 ceiling) */
+  uint64_t mask;
+  int ncores;
+  uint32_t khz;
+  uint64_t epoch;
+} rtm_grant;
+
+#define RTM_DOFA_WINDOW 20
+
+struct dynrt_app {
+  dynrt_rtm *rtm;
+  int id;
+  char name[64];
+  const dynrt_oplib *lib;
+  const dynrt_model *model;
+  dynrt_session *session;
+  dynrt_pool *pool;
+  const dynrt_bn_table *const *bn_tables;
+  dynrt_subnet *cfgs; /* parsed sub-networks when a model is given */
+  rtm_opt *opts;      /* sorted by (domain, opp, cores) */
+  int nopts;
+  /* opts of (domain d, OPP f) are opts[ostart[k] .. ostart[k + 1]), k = d * MAX_OPPS + f */
+  uint16_t ostart[DYNRT_MAX_DOMAINS * DYNRT_MAX_OPPS + 1];
+  rtm_pt *pts;
+  int npts;
+  int base_opt;     /* governor policies: the setting used for predictions and placement */
+  int fixed_subnet; /* static-max/min, dvfs-only: the one sub-network; -1 otherwise */
+
+  pthread_mutex_t mu; /* everything below */
+  dynrt_requirements req;
+  rtm_grant grant;
+  int level; /* level-1 choice within grant.opt */
+  int up_count, miss_count, floor_count;
+  uint64_t flagged_epoch; /* level 2 already called for this epoch */
+  rtm_kf kf[DYNRT_MAX_DOMAINS];
+  double slow_at_plan[DYNRT_MAX_DOMAINS];
+  double true_slow[DYNRT_MAX_DOMAINS]; /* oracle */
+  /* the last decision, for report */
+  int last_opt, last_level, last_subnet;
+  double last_pred_ms;
+  /* Dynamic-OFA rule */
+  double win[RTM_DOFA_WINDOW];
+  int win_n, win_pos;
+  int dofa_up_from; /* level it last stepped up from, -1 */
+  int dofa_settled; /* level it settled at, -1 */
+  dynrt_app_status status;
+  dynrt_app_stats stats;
+  /* infer (app thread only) */
+  int cur_subnet;
+  uint64_t cur_mask;
+  /* manager lock only */
+  uint64_t applied_mask;
+  int applied;
+  dynrt_err err;
+};
+
+typedef struct rtm_oracle_entry {
+  dynrt_oracle_event ev;
+  int app_id;
+} rtm_oracle_entry;
+
+/* Planner workspace: preallocated so that a plan allocates nothing. */
+typedef struct rtm_choice {
+  double cost;
+  int units, opt, level;
+} rtm_choice;
+
+typedef struct rtm_plan_app {
+  /* inputs (snapshot) */
+  dynrt_app *app;
+  double budget_ms; /* target x (1 - margin) */
+  double target_ms;
+  double rate_hz;
+  double floor;
+  double energy_mj; /* budget per inference, 0 = none */
+  int priority;
+  double slow[DYNRT_MAX_DOMAINS];
+  int relax;
+  /* outputs */
+  int opt, level;
+  double lat_ms, e_mj, acc;
+} rtm_plan_app;
+
+struct dynrt_rtm {
+  dynrt_platform *p;
+  dynrt_rtm_options opt;
+  char policy_name[64];
+  rtm_policy policy;
+  rtm_pick pick;
+  char governor[24];
+  pthread_mutex_t mu; /* level 2, the app list, the platform, the fields below */
+  dynrt_app *apps[DYNRT_RTM_MAX_APPS];
+  int napps;
+  int ndom;
+  rtm_dom dom[DYNRT_MAX_DOMAINS];
+  uint64_t last_plan_ns;
+  int planned_once;
+  atomic_int replan;             /* an event asks for level 2 */
+  atomic_uint_fast64_t next_due; /* next periodic plan (also read without the lock) */
+  rtm_oracle_entry *oracle;
+  int noracle, cap_oracle, oracle_next;
+  /* planner workspace */
+  rtm_plan_app plan[DYNRT_RTM_MAX_APPS];
+  rtm_choice *choices;
+  int cap_choices;
+  int kmax;     /* largest capacity the DP tables hold, + 1 */
+  double *best; /* [1 << MAX_APPS][kmax] */
+  int *back;    /* choice index per cell */
+  double dcost[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
+  int dopp[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
+  /* cost and subset of domain i of the best split of the apps U over domains 0..i */
+  double gcost[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
+  int gsel[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
+  dynrt_rtm_stats stats;
+  dynrt_err err;
+};
+
+/* ---- planner.c ---- */
+/* Runs level 2 on rtm->plan[0..napps) (inputs filled) over rtm->dom (allowed, capacity
+ * filled). Degrades by priority when needed. On return every plan[i] has opt/level (opt -1:
+ * starved) and *dom_opp[d] the OPP index for every domain. Returns the number of apps
+ * degraded or starved. Caller holds rtm->mu. */
+int rtm__plan(dynrt_rtm *rtm, int napps, int *dom_opp);
+/* Predicted cost (mJ over the period) the planner gives app a on opt o at level l; +inf
+ * when a hard requirement fails. Exposed for tests of the model. */
+double rtm__point_cost(const dynrt_rtm *rtm, const rtm_plan_app *a, const rtm_opt *o, int level,
+                       double *penalty);
+/* Level level 2 gives app a on opt o under the manager's pick rule, -1 if none; *cost its
+ * cost (penalties included). */
+int rtm__pick_level(const dynrt_rtm *rtm, const rtm_plan_app *a, const rtm_opt *o, double *cost);
+
+/* ---- controller.c ---- */
+void rtm__kf_init(rtm_kf *kf, double r);
+void rtm__kf_update(rtm_kf *kf, double z, double q, double r);
+/* Effective deadline (ms) of requirements: min of target and period, whichever given. */
+double rtm__target_ms(const dynrt_requirements *req);
+/* Level-1 state reset after a new grant (caller holds app->mu). */
+void rtm__app_grant_reset(dynrt_app *app);
+
+/* ---- rtm.c ---- */
+/* Level 2 now (caller holds rtm->mu). */
+dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now);
+/* Steps only if the manager lock is free (infer). */
+void rtm__try_step(dynrt_rtm *rtm);
+
+#endif
