@@ -353,8 +353,10 @@ def run(args):
     elif args.init_from:
         # start at phase 2 from another run's largest network (same tensor shapes)
         ck = torch.load(args.init_from, map_location=device)
-        if ck["state"]["phase"] < 1:
-            raise SystemExit("train: %s has not finished its first phase" % args.init_from)
+        cs = ck["state"]
+        if (cs["phase"], cs["epoch"], cs["step"]) != (1, 0, 0):
+            raise SystemExit("train: %s is not a checkpoint taken at the end of the first phase "
+                             "(phase0_end.pt)" % args.init_from)
         model.load_state_dict(ck["model"])
         state["phase"] = 1
         state["history"] = [dict(h, init_from=args.init_from) for h in ck["state"]["history"]

@@ -328,6 +328,40 @@ static void test_centre_crop(void **state) {
   dynrt_model_destroy(m);
 }
 
+/* Bilinear with half-pixel centres reproduces a linear ramp exactly; the crop is centred. */
+static void test_preprocess(void **state) {
+  (void)state;
+  dynrt__arch a;
+  memset(&a, 0, sizeof a);
+  a.resize_ratio = 1.0;
+  for (int c = 0; c < 3; c++) a.mean[c] = 0.0f, a.std[c] = 1.0f / 255.0f; /* output = pixel */
+  /* 40x20 image, value 2x (+ channel): resized straight to 20x20, x scale 2 */
+  static uint8_t img[20 * 40 * 3];
+  for (int y = 0; y < 20; y++)
+    for (int x = 0; x < 40; x++)
+      for (int c = 0; c < 3; c++) img[(y * 40 + x) * 3 + c] = (uint8_t)(2 * x + c);
+  float out[20 * 20 * 3];
+  dynrt__preprocess_rgb(&a, 20, img, 40, 20, 40 * 3, out, 20 * 3);
+  for (int x = 0; x < 20; x++) {
+    /* source x = (x + 0.5) * 2 - 0.5 = 2x + 0.5, value 2 * (2x + 0.5) = 4x + 1 */
+    float want = 4.0f * x + 1.0f;
+    for (int c = 0; c < 3; c++)
+      if (fabsf(out[(7 * 20 + x) * 3 + c] - (want + c)) > 1e-4f)
+        fail_msg("x %d c %d: %g != %g", x, c, (double)out[(7 * 20 + x) * 3 + c],
+                 (double)(want + c));
+  }
+  /* resize_ratio 0.8 at r 16: shorter side 20 (the image's), longer 40: no scaling; the
+   * crop takes rows 2..17 and columns 12..27 */
+  a.resize_ratio = 0.8;
+  float crop[16 * 16 * 3];
+  dynrt__preprocess_rgb(&a, 16, img, 40, 20, 40 * 3, crop, 16 * 3);
+  for (int x = 0; x < 16; x++) assert_true(fabsf(crop[(5 * 16 + x) * 3] - 2.0f * (x + 12)) < 1e-4f);
+  /* a 1x1 image gives a constant */
+  uint8_t one[3] = {10, 20, 30};
+  dynrt__preprocess_rgb(&a, 16, one, 1, 1, 3, crop, 16 * 3);
+  for (int i = 0; i < 16 * 16; i++) assert_true(crop[i * 3 + 2] == 30.0f);
+}
+
 static void test_destroy_null(void **state) {
   (void)state;
   dynrt_model_destroy(NULL);
@@ -341,7 +375,7 @@ int main(void) {
       cmocka_unit_test(test_parity_threads), cmocka_unit_test(test_switching),
       cmocka_unit_test(test_bn_table),       cmocka_unit_test(test_image_input),
       cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_centre_crop),
-      cmocka_unit_test(test_destroy_null),
+      cmocka_unit_test(test_preprocess),     cmocka_unit_test(test_destroy_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

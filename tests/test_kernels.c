@@ -439,11 +439,15 @@ static void conv_run(size_t h, size_t w, size_t cin, size_t kmax_in, size_t cout
   float *res = rnd() % 2 ? frand(oh * out_rs, -1.0f, 1.0f) : NULL;
   float *ref = falloc(oh * out_rs), *got = falloc(oh * out_rs), *mag = falloc(oh * out_rs);
   dynrt_act act = (dynrt_act)rndu(0, NACT - 1);
+  int inplace = res && rnd() % 2;
   ffill(ref, oh * out_rs, SENTINEL);
+  if (inplace) memcpy(ref, res, oh * out_rs * sizeof(float));
   dynrt_conv_args cv = {
       h,  w,  cin, cout, k,      stride, im.in, im.rs,  in_cs,  wp,  kmax_in, k * k * kmax_in * 16,
       sc, sh, act, res,  out_rs, out_cs, ref,   out_rs, out_cs, oy0, oy1};
+  if (inplace) cv.res = ref;
   dynrt__kernels_scalar.conv(&cv);
+  cv.res = res;
 
   float *abase = fabsdup(im.base, im.total), *awp = fabsdup(wp, psize);
   float *asc = fabsdup(sc, nmax), *ash = fabsdup(sh, nmax), *ares = fabsdup(res, oh * out_rs);
@@ -459,6 +463,10 @@ static void conv_run(size_t h, size_t w, size_t cin, size_t kmax_in, size_t cout
     ffill(got, oh * out_rs, SENTINEL);
     dynrt_conv_args c2 = cv;
     c2.out = got;
+    if (inplace) {
+      memcpy(got, res, oh * out_rs * sizeof(float));
+      c2.res = got;
+    }
     tab->conv(&c2);
     check_close(what, tab->name, got, ref, mag, oh * out_rs);
   }

@@ -284,6 +284,11 @@ static void test_set_freq_minmax_order(void **state) {
   assert_int_equal(fk_k.nlog, 2);
   assert_string_equal(fk_k.log[0], "policy1/scaling_min_freq=400000");
   assert_string_equal(fk_k.log[1], "policy1/scaling_max_freq=400000");
+  /* A cap set by someone else (thermal, battery) is never lifted by pinning. */
+  fk_write(fx->root, CPUFREQ "policy2/scaling_max_freq", "2000000\n");
+  assert_int_equal(dynrt_platform_set_freq(p, 2, 4700000, &actual), DYNRT_OK);
+  assert_int_equal(actual, 400000); /* the highest OPP under the cap */
+  assert_true(fk_read_ll(fx->root, CPUFREQ "policy2/scaling_max_freq") <= 2000000);
   /* The governor was never touched (no userspace governor on intel_pstate). */
   char buf[32];
   assert_string_equal(fk_read(fx->root, CPUFREQ "policy1/scaling_governor", buf, sizeof buf),

@@ -23,6 +23,7 @@
 
 #include "dynrt/common.h"
 #include "dynrt/engine.h"
+#include "dynrt/oplib.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,9 +57,8 @@ DYNRT_API dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, 
 /* n deterministic synthetic side x side images (a hash of seed, index, pixel and channel
  * blended with a smooth ramp) with labels i*3+1 mod num_classes: for tests and smoke runs
  * only - accuracy on them means nothing. */
-DYNRT_API dynrt_status dynrt_dataset_synthetic(size_t n, int side, int num_classes,
-                                               uint64_t seed, dynrt_dataset **out,
-                                               dynrt_error *err);
+DYNRT_API dynrt_status dynrt_dataset_synthetic(size_t n, int side, int num_classes, uint64_t seed,
+                                               dynrt_dataset **out, dynrt_error *err);
 /* An empty in-memory data set for up to cap images (image folders decoded by the caller). */
 DYNRT_API dynrt_status dynrt_dataset_create(size_t cap, const char *name, dynrt_dataset **out,
                                             dynrt_error *err);
@@ -121,8 +121,8 @@ DYNRT_API dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *
                                           dynrt_bn_file **out, dynrt_error *err);
 /* Takes ownership of table (replaces a table of the same sub-network). images: how many
  * images calibrated it (stored). */
-DYNRT_API dynrt_status dynrt_bn_file_put(dynrt_bn_file *f, dynrt_bn_table *table,
-                                         uint64_t images, dynrt_error *err);
+DYNRT_API dynrt_status dynrt_bn_file_put(dynrt_bn_file *f, dynrt_bn_table *table, uint64_t images,
+                                         dynrt_error *err);
 /* Writes atomically (temporary file + rename). */
 DYNRT_API dynrt_status dynrt_bn_file_save(const dynrt_bn_file *f, const char *path,
                                           dynrt_error *err);
@@ -130,8 +130,7 @@ DYNRT_API void dynrt_bn_file_destroy(dynrt_bn_file *f);
 DYNRT_API size_t dynrt_bn_file_count(const dynrt_bn_file *f);
 DYNRT_API const dynrt_bn_table *dynrt_bn_file_at(const dynrt_bn_file *f, size_t i);
 /* The table of a sub-network (canonical comparison), or NULL. */
-DYNRT_API const dynrt_bn_table *dynrt_bn_file_find(const dynrt_bn_file *f,
-                                                   const dynrt_subnet *cfg);
+DYNRT_API const dynrt_bn_table *dynrt_bn_file_find(const dynrt_bn_file *f, const dynrt_subnet *cfg);
 /* The key of a table in files and op libraries: 16 hex digits of dynrt_subnet_id. */
 DYNRT_API void dynrt_bn_key(const dynrt_model *model, const dynrt_subnet *cfg, char key[17]);
 
@@ -183,6 +182,11 @@ typedef struct dynrt_block_lut dynrt_block_lut;
 DYNRT_API dynrt_status dynrt_block_lut_build(const dynrt_model *model, int warmup, int runs,
                                              dynrt_progress_fn progress, void *user,
                                              dynrt_block_lut **out, dynrt_error *err);
+/* Reads a table written by dynrt_block_lut_save for the same model (entries matched by
+ * their configuration): a search given the same table and seed is deterministic. Every
+ * entry the model's sub-networks need must be present. */
+DYNRT_API dynrt_status dynrt_block_lut_load(const dynrt_model *model, const char *path,
+                                            dynrt_block_lut **out, dynrt_error *err);
 DYNRT_API void dynrt_block_lut_destroy(dynrt_block_lut *lut);
 /* Predicted one-thread latency of a sub-network in ns (sum of its entries). */
 DYNRT_API double dynrt_block_lut_predict(const dynrt_block_lut *lut, const dynrt_subnet *cfg);
@@ -190,6 +194,18 @@ DYNRT_API size_t dynrt_block_lut_entries(const dynrt_block_lut *lut);
 /* Writes the table as JSON (entries with their configuration and median ns). */
 DYNRT_API dynrt_status dynrt_block_lut_save(const dynrt_block_lut *lut, const char *path,
                                             dynrt_error *err);
+
+/*
+ * Op library of a simulated board (a preset name or a platforms/NAME.json path, as
+ * dynrt_sim_open takes) derived from a host library whose sub-networks carry a work split
+ * (one host core):
+ * per (domain, OPP, cores) - CPU domains only with cpu_only - latency from
+ * dynrt_sim_predict_ns on the work scaled by the domain's capacity and split by its memory
+ * fraction, p95 = that x the host's one-core p95/p50, energy from a noise-free simulated
+ * run of the inference alone, idle power per OPP above the lowest. Every point modelled.
+ */
+DYNRT_API dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host,
+                                                int cpu_only, dynrt_oplib **out, dynrt_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Multi-objective search (NSGA-II, minimisation of every objective)                     */
@@ -214,7 +230,7 @@ typedef struct dynrt_search_options {
   int generations; /* 0 = 10 */
   int n_obj;       /* 2..DYNRT_NSGA_MAX_OBJ */
   uint64_t seed;
-  double p_mutate; /* per gene; 0 = 0.1 */
+  double p_mutate;            /* per gene; 0 = 0.1 */
   dynrt_progress_fn progress; /* generations done of total */
   void *user_progress;
 } dynrt_search_options;
@@ -230,8 +246,8 @@ typedef struct dynrt_search_options {
 DYNRT_API dynrt_status dynrt_search_nsga2(const dynrt_model *model,
                                           const dynrt_search_options *opts,
                                           dynrt_search_eval_fn eval, void *user,
-                                          dynrt_subnet **archive, double **objs,
-                                          int *n_archive, dynrt_error *err);
+                                          dynrt_subnet **archive, double **objs, int *n_archive,
+                                          dynrt_error *err);
 /* Frees the arrays of dynrt_search_nsga2 (NULL is a no-op). */
 DYNRT_API void dynrt_search_free(dynrt_subnet *archive, double *objs);
 

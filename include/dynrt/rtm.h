@@ -85,6 +85,9 @@ typedef struct dynrt_rtm_options {
   int share_units;
   /* 1: an op library whose "platform" differs from the platform's name is accepted. */
   int allow_platform_mismatch;
+  /* Level 2 keeps the current grants while they meet every requirement and cost at most
+   * this fraction more than the new optimum (no churn on estimator noise); 0.03. 0: off. */
+  double plan_hysteresis;
 } dynrt_rtm_options;
 
 /* Fills the defaults above. */

@@ -86,13 +86,15 @@ def reorganize_widths(model):
     _take(blocks[0].expand.weight, p1, 1)
 
     # each stage's stream: written by every block's projection, read by the next block's
-    # expansion (or the head)
+    # expansion (or the head); a stage whose first block adds its input continues the
+    # previous stream and keeps its order
     j = 0
+    p = p1
     for st in a["stages"]:
         n = max(st["depths"])
         idx = list(range(j, j + n))
-        imp = sum(blocks[b].proj.weight.abs().sum(dim=(1, 2, 3)) for b in idx)
-        p = _perm(imp)
+        if not infos[j].residual:
+            p = _perm(sum(blocks[b].proj.weight.abs().sum(dim=(1, 2, 3)) for b in idx))
         for b in idx:
             _take(blocks[b].proj.weight, p, 0)
             _bn_take(blocks[b].proj_bn, p)

@@ -13,13 +13,14 @@
 #include "dynrt/offline.h"
 
 static int usage(int code) {
-  printf("usage: dynrt calibrate MODEL.safetensors --subnets LIST|FILE [--data cifar10-train]\n"
-         "                       [--images 2000] [--first 0] [--batch 250] [-o OUT.bn.safetensors]\n"
-         "  recomputes BN statistics per sub-network (training-mode batch statistics, as\n"
-         "  Once-for-All's set_running_statistics) on the first --images images of --data.\n"
-         "  LIST: configs, largest, smallest, random:N[:SEED], separated by ';' (or a file,\n"
-         "  one per line). Default output: MODEL with .safetensors -> .bn.safetensors.\n"
-         "  An existing output is resumed: tables already there (same image count) are kept.\n");
+  printf(
+      "usage: dynrt calibrate MODEL.safetensors --subnets LIST|FILE [--data cifar10-train]\n"
+      "                       [--images 2000] [--first 0] [--batch 250] [-o OUT.bn.safetensors]\n"
+      "  recomputes BN statistics per sub-network (training-mode batch statistics, as\n"
+      "  Once-for-All's set_running_statistics) on the first --images images of --data.\n"
+      "  LIST: configs, largest, smallest, random:N[:SEED], separated by ';' (or a file,\n"
+      "  one per line). Default output: MODEL with .safetensors -> .bn.safetensors.\n"
+      "  An existing output is resumed: tables already there (same image count) are kept.\n");
   return code;
 }
 

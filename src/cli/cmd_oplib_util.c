@@ -72,8 +72,8 @@ static int open_folder(const char *dir, int num_classes, size_t first, size_t co
       rc = 1;
       break;
     }
-    int st = dynrt_dataset_add(ds, img.rgb, img.width, img.height, (size_t)img.width * 3, label,
-                               &e);
+    int st =
+        dynrt_dataset_add(ds, img.rgb, img.width, img.height, (size_t)img.width * 3, label, &e);
     free(img.rgb);
     if (st) {
       snprintf(err, es, "%s: %s", ip, e.msg);
@@ -180,8 +180,8 @@ static int parse_item(const dynrt_model *m, char *item, dynrt_subnet **v, int *n
   return push(v, n, cap, &c);
 }
 
-int cli_parse_subnets(const dynrt_model *m, const char *spec, dynrt_subnet **out, int *n,
-                      char *err, size_t es) {
+int cli_parse_subnets(const dynrt_model *m, const char *spec, dynrt_subnet **out, int *n, char *err,
+                      size_t es) {
   *out = NULL;
   *n = 0;
   int cap = 0;
@@ -236,8 +236,10 @@ int cli_parse_ints(const char *s, int *v, int cap) {
     if (end == p || n >= cap || x < 1 || x > 4096) return -1;
     v[n++] = (int)x;
     p = end;
-    if (*p == ',') p++;
-    else if (*p) return -1;
+    if (*p == ',')
+      p++;
+    else if (*p)
+      return -1;
   }
   return n ? n : -1;
 }

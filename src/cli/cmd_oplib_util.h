@@ -18,8 +18,8 @@ int cli_open_dataset(const char *spec, int num_classes, size_t first, size_t cou
 /* Parses a sub-network list: a file (one config per line, '#' comments) or a list
  * separated by ';' or newlines of configs or the words "largest", "smallest",
  * "random:N[:SEED]". *out is malloc'ed. */
-int cli_parse_subnets(const dynrt_model *m, const char *spec, dynrt_subnet **out, int *n,
-                      char *err, size_t err_size);
+int cli_parse_subnets(const dynrt_model *m, const char *spec, dynrt_subnet **out, int *n, char *err,
+                      size_t err_size);
 
 /* Parses "1,2,4" into up to cap ints; returns the count or -1. */
 int cli_parse_ints(const char *s, int *v, int cap);

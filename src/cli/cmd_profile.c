@@ -40,8 +40,8 @@ static double median(double *v, int n) {
 }
 
 int dynrt_cmd_profile(int argc, char **argv) {
-  const char *model = NULL, *plat = "host", *subnets = "largest;smallest;random:8:1",
-             *out = NULL, *lut_out = NULL, *threads_s = "1";
+  const char *model = NULL, *plat = "host", *subnets = "largest;smallest;random:8:1", *out = NULL,
+             *lut_out = NULL, *threads_s = "1";
   int runs = 50, warmup = 5, lut_runs = 30;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help")) return usage(0);
@@ -116,7 +116,7 @@ int dynrt_cmd_profile(int argc, char **argv) {
   double lut_s = (double)(dynrt_now_ns() - t0) * 1e-9;
   printf("model %s; per-block table: %zu entries, %.1f s to build (one thread, %d runs each)\n",
          info.name, dynrt_block_lut_entries(lut), lut_s, lut_runs);
-  printf("energy: %s\n", !p ? "none (platform unavailable)"
+  printf("energy: %s\n", !p         ? "none (platform unavailable)"
                          : modelled ? "MODELLED (platform power model; whole machine, includes "
                                       "other load)"
                                     : "measured (sensor)");
@@ -191,9 +191,10 @@ int dynrt_cmd_profile(int argc, char **argv) {
     double md = median(errs, n);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "threads", th[t]);
-    cJSON_AddStringToObject(o, "method", th[t] == 1 ? "sum of block-table entries"
-                                                    : "block table x leave-one-out median "
-                                                      "speed-up (fitted)");
+    cJSON_AddStringToObject(o, "method",
+                            th[t] == 1 ? "sum of block-table entries"
+                                       : "block table x leave-one-out median "
+                                         "speed-up (fitted)");
     cJSON_AddNumberToObject(o, "median_abs_error_pct", 100 * md);
     cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
     cJSON_AddItemToArray(pe, o);
@@ -201,8 +202,8 @@ int dynrt_cmd_profile(int argc, char **argv) {
            "sub-networks\n",
            th[t], th[t] == 1 ? "block table" : "table x fitted speed-up", 100 * md, 100 * mx, n);
   }
-  printf("%-18s %8s %3s %9s %9s %8s %8s %10s %9s\n", "sub-network id", "MMACs", "thr",
-         "median ms", "p95 ms", "spread", "pred ms", "energy mJ", "");
+  printf("%-18s %8s %3s %9s %9s %8s %8s %10s %9s\n", "sub-network id", "MMACs", "thr", "median ms",
+         "p95 ms", "spread", "pred ms", "energy mJ", "");
   for (int i = 0; i < n; i++) {
     char cs[DYNRT_SUBNET_STR_MAX], key[17];
     dynrt_subnet_format(m, &cfg[i], cs, sizeof cs, NULL);

@@ -19,27 +19,27 @@
 #include "dynrt/oplib.h"
 #include "dynrt/platform.h"
 #include "dynrt/sim.h"
-#include "scenario/scenario.h"
 
 #define MAX_TH 8
 #define MAX_BOARDS 8
 
 static int usage(int code) {
-  printf(
-      "usage: dynrt search MODEL.safetensors [--platform host] [--seed 1]\n"
-      "         [--population 16] [--generations 8] [--threads 1,2] [--eval-threads 2]\n"
-      "         [--train cifar10-train] [--val cifar10-val] [--test cifar10-test]\n"
-      "         [--calib-images 500] [--val-images 1000] [--final-calib-images 2000]\n"
-      "         [--final-val-images 0] [--test-images 0] [--max-finalists 16] [--runs 30]\n"
-      "         [--boards xavier-nx,odroid-xu3,rpi4] [-o OUT.oplib.json]\n"
-      "  search: accuracy = top-1 on the first --val-images validation images after BN\n"
-      "  recalibration on --calib-images training images; latency = per-block table (one\n"
-      "  thread). Finalists (the search's Pareto front): recalibrated on\n"
-      "  --final-calib-images, top-1 on the validation split (0 = all) and the test split\n"
-      "  (0 = all; reported only), latency re-measured per thread count; the library keeps\n"
-      "  the sub-networks on the re-measured front of at least one setting.\n"
-      "  Writes OUT (default MODEL.oplib.json), its .bn.safetensors and .search.json, and\n"
-      "  MODEL.<board>.oplib.json per board (latency and energy MODELLED by the simulator).\n");
+  printf("usage: dynrt search MODEL.safetensors [--platform host] [--seed 1]\n"
+         "         [--population 16] [--generations 8] [--threads 1,2] [--eval-threads 2]\n"
+         "         [--train cifar10-train] [--val cifar10-val] [--test cifar10-test]\n"
+         "         [--calib-images 500] [--val-images 1000] [--final-calib-images 2000]\n"
+         "         [--final-val-images 0] [--test-images 0] [--max-finalists 16] [--runs 30]\n"
+         "         [--boards xavier-nx,odroid-xu3,rpi4] [--lut TABLE.json] [-o OUT.oplib.json]\n"
+         "  search: accuracy = top-1 on the first --val-images validation images after BN\n"
+         "  recalibration on --calib-images training images; latency = per-block table (one\n"
+         "  thread). Finalists (the search's Pareto front): recalibrated on\n"
+         "  --final-calib-images, top-1 on the validation split (0 = all) and the test split\n"
+         "  (0 = all; reported only), latency re-measured per thread count; the library keeps\n"
+         "  the sub-networks on the re-measured front of at least one setting.\n"
+         "  Writes OUT (default MODEL.oplib.json), its .bn.safetensors and .search.json, and\n"
+         "  MODEL.<board>.oplib.json per board (latency and energy MODELLED by the simulator).\n"
+         "  --lut: read the per-block table from TABLE (else build it and write it there, or\n"
+         "  to OUT's .lut.json): the search is deterministic for a seed and a table.\n");
   return code;
 }
 
@@ -96,25 +96,101 @@ typedef struct finalist {
   int keep;
 } finalist;
 
+/* The host op library of the kept finalists: one setting per thread count on the host's
+ * CPU domain (platforms/host.json), the work split of the one-thread median for the
+ * simulator, and - with points - measured latency and either measured energy or the given
+ * modelled power. */
+static int host_lib(const dynrt_model *m, const char *model_path, const finalist *fin, int nf,
+                    const int *th, int nth, const char *bn_name, const double *power,
+                    int with_points, dynrt_oplib **out, char *msg, size_t ms) {
+  dynrt_model_info info;
+  dynrt_model_get_info(m, &info);
+  dynrt_platform *hsim = NULL;
+  dynrt_oplib *lib = NULL;
+  *out = NULL;
+  if (dynrt_sim_open("host", &hsim, msg, ms)) return 1;
+  const dynrt_domain_info *hd = dynrt_platform_domain(hsim, 0);
+  int set_ix[MAX_TH], k1 = -1;
+  for (int k = 0; k < nth; k++)
+    if (th[k] == 1) k1 = k;
+  if (k1 < 0 || dynrt_oplib_create(info.name, model_path, "host", &lib)) {
+    snprintf(msg, ms, "the host library needs a one-thread measurement (--threads 1,...)");
+    goto fail;
+  }
+  if (with_points)
+    for (int k = 0; k < nth; k++) {
+      dynrt_oplib_setting s = {{0}, hd->opps[hd->nopps - 1].khz, th[k]};
+      snprintf(s.domain, sizeof s.domain, "%s", hd->name);
+      if (dynrt_oplib_add_setting(lib, &s, &set_ix[k])) goto libfail;
+    }
+  for (int i = 0; i < nf; i++) {
+    if (!fin[i].keep) continue;
+    char cs[DYNRT_SUBNET_STR_MAX], key[17], ref[4400];
+    dynrt_subnet_format(m, &fin[i].cfg, cs, sizeof cs, NULL);
+    dynrt_bn_key(m, &fin[i].cfg, key);
+    snprintf(ref, sizeof ref, "%s#%s", bn_name, key);
+    double c = -1, mem = -1;
+    dynrt_sim_split_latency(hsim, 0, fin[i].lat[k1].median_ms * 1e6, &c, &mem);
+    dynrt_oplib_subnet sn = {cs,
+                             dynrt_subnet_id(m, &fin[i].cfg),
+                             dynrt_subnet_macs(m, &fin[i].cfg),
+                             dynrt_subnet_params(m, &fin[i].cfg),
+                             (double)fin[i].val.top1 / (double)fin[i].val.images,
+                             fin[i].val.images,
+                             (double)fin[i].test.top1 / (double)fin[i].test.images,
+                             fin[i].test.images,
+                             ref,
+                             c,
+                             mem};
+    int si;
+    if (dynrt_oplib_add_subnet(lib, &sn, &si)) goto libfail;
+    for (int k = 0; with_points && k < nth; k++) {
+      const dynrt_latency *l = &fin[i].lat[k];
+      dynrt_oplib_point pt = {si, set_ix[k], l->mean_ms, l->median_ms, l->p95_ms, 0, 0, 0};
+      if (power) {
+        pt.power_w = power[i * nth + k];
+        pt.modelled = 1;
+      } else {
+        pt.energy_mj = fin[i].energy_mj[k];
+      }
+      if (!(pt.power_w > 0) && !(pt.energy_mj > 0)) {
+        snprintf(msg, ms, "no energy or power for %s at %d thread(s)", key, th[k]);
+        goto fail;
+      }
+      if (dynrt_oplib_add_point(lib, &pt)) goto libfail;
+    }
+  }
+  if (dynrt_oplib_finalize(lib)) goto libfail;
+  dynrt_platform_close(hsim);
+  *out = lib;
+  return 0;
+libfail:
+  snprintf(msg, ms, "host library: %s", dynrt_oplib_errmsg(lib));
+fail:
+  dynrt_oplib_destroy(lib);
+  dynrt_platform_close(hsim);
+  return 1;
+}
+
 int dynrt_cmd_search(int argc, char **argv) {
   const char *model = NULL, *plat = "host", *train_s = "cifar10-train", *val_s = "cifar10-val",
              *test_s = "cifar10-test", *out = NULL, *threads_s = "1,2",
-             *boards_s = "xavier-nx,odroid-xu3,rpi4";
+             *boards_s = "xavier-nx,odroid-xu3,rpi4", *lut_s = NULL;
   long seed = 1, pop = 16, gens = 8, calib_n = 500, val_n = 1000, fcalib_n = 2000, fval_n = 0,
        test_n = 0, max_fin = 16, runs = 30, eval_threads = 2;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has = i + 1 < argc;
     if (!strcmp(a, "--help")) return usage(0);
-#define OPT_S(name, var)                                                                       \
-  if (!strcmp(a, name) && has) {                                                              \
-    var = argv[++i];                                                                           \
-    continue;                                                                                  \
+#define OPT_S(name, var)                                                                           \
+  if (!strcmp(a, name) && has) {                                                                   \
+    var = argv[++i];                                                                               \
+    continue;                                                                                      \
   }
-#define OPT_L(name, var)                                                                       \
-  if (!strcmp(a, name) && has) {                                                              \
-    var = atol(argv[++i]);                                                                     \
-    continue;                                                                                  \
+#define OPT_L(name, var)                                                                           \
+  if (!strcmp(a, name) && has) {                                                                   \
+    var = atol(argv[++i]);                                                                         \
+    continue;                                                                                      \
   }
     OPT_S("--platform", plat)
     OPT_S("--train", train_s)
@@ -122,6 +198,7 @@ int dynrt_cmd_search(int argc, char **argv) {
     OPT_S("--test", test_s)
     OPT_S("--threads", threads_s)
     OPT_S("--boards", boards_s)
+    OPT_S("--lut", lut_s)
     OPT_S("-o", out)
     OPT_L("--seed", seed)
     OPT_L("--population", pop)
@@ -143,12 +220,14 @@ int dynrt_cmd_search(int argc, char **argv) {
   if (!model) return usage(1);
   int th[MAX_TH];
   int nth = cli_parse_ints(threads_s, th, MAX_TH);
-  if (nth < 1 || pop < 4 || gens < 0 || calib_n < 1 || val_n < 1 || fcalib_n < 1 ||
-      fval_n < 0 || test_n < 0 || max_fin < 1 || runs < 3 || eval_threads < 1 || seed < 0)
+  if (nth < 1 || pop < 4 || gens < 0 || calib_n < 1 || val_n < 1 || fcalib_n < 1 || fval_n < 0 ||
+      test_n < 0 || max_fin < 1 || runs < 3 || eval_threads < 1 || seed < 0)
     return dynrt_cli_fail("search", "bad option value (see dynrt search --help)");
   if (strcmp(plat, "host"))
-    return dynrt_cli_fail("search", "--platform %s: the search measures this machine (host); "
-                                    "boards are derived with --boards", plat);
+    return dynrt_cli_fail("search",
+                          "--platform %s: the search measures this machine (host); "
+                          "boards are derived with --boards",
+                          plat);
   char base[4096], path[4200], msg[1024];
   strip_ext(out ? out : model, out ? ".oplib.json" : ".safetensors", base, sizeof base);
   dynrt_model *m = NULL;
@@ -179,21 +258,38 @@ int dynrt_cmd_search(int argc, char **argv) {
   }
   if ((size_t)val_n > dynrt_dataset_count(val)) val_n = (long)dynrt_dataset_count(val);
   if (dynrt_platform_open("host", &host, msg, sizeof msg)) {
-    dynrt_cli_fail("search", "host platform: %s", msg);
-    goto done;
+    fprintf(stderr, "dynrt search: host platform: %s (energy will be modelled)\n", msg);
+    host = NULL;
   }
-  int e_modelled = dynrt_platform_get_info(host)->energy_modelled;
+  /* only a sensor's energy is used as measured; a platform model is replaced by the
+   * board model below (it would charge this inference for the whole machine's load) */
+  int e_modelled = host ? dynrt_platform_get_info(host)->energy_modelled : 1;
   printf("search %s (%s): %.3g sub-networks; NSGA-II population %ld, generations %ld, seed "
          "%ld\n  accuracy: top-1 on validation images 0..%ld of %s after BN recalibration "
          "on training images 0..%ld of %s (a subset, for speed)\n",
-         info.name, model, info.n_subnets, pop, gens, seed, val_n - 1, val_s, calib_n - 1,
-         train_s);
-  if (dynrt_block_lut_build(m, 3, 20, cli_progress, "block table", &lut, &err)) {
-    dynrt_cli_fail("search", "%s", err.msg);
-    goto done;
+         info.name, model, info.n_subnets, pop, gens, seed, val_n - 1, val_s, calib_n - 1, train_s);
+  {
+    char lp[4300];
+    snprintf(lp, sizeof lp, "%s.lut.json", base);
+    FILE *lf = lut_s ? fopen(lut_s, "rb") : NULL;
+    if (lf) {
+      fclose(lf);
+      if (dynrt_block_lut_load(m, lut_s, &lut, &err)) {
+        dynrt_cli_fail("search", "%s", err.msg);
+        goto done;
+      }
+      printf("  latency: per-block table read from %s (%zu entries)\n", lut_s,
+             dynrt_block_lut_entries(lut));
+    } else {
+      if (dynrt_block_lut_build(m, 3, 20, cli_progress, "block table", &lut, &err) ||
+          dynrt_block_lut_save(lut, lut_s ? lut_s : lp, &err)) {
+        dynrt_cli_fail("search", "%s", err.msg);
+        goto done;
+      }
+      printf("  latency: per-block table, %zu entries (one thread, measured here) -> %s\n",
+             dynrt_block_lut_entries(lut), lut_s ? lut_s : lp);
+    }
   }
-  printf("  latency: per-block table, %zu entries (one thread, measured here)\n",
-         dynrt_block_lut_entries(lut));
   sctx sc = {m, train, val, (size_t)calib_n, (size_t)val_n, (int)eval_threads, 0, lut, stderr};
   dynrt_search_options so = {(int)pop, (int)gens, 2, (uint64_t)seed, 0, NULL, NULL};
   if (dynrt_search_nsga2(m, &so, eval_fn, &sc, &arch, &objs, &na, &err)) {
@@ -243,9 +339,10 @@ int dynrt_cmd_search(int argc, char **argv) {
     if (dynrt_calibrate(m, &fin[i].cfg, train, &o, &t, &err) ||
         dynrt_evaluate(m, &fin[i].cfg, t, val, 0, 0, (int)eval_threads, &fin[i].val, &err) ||
         dynrt_evaluate(m, &fin[i].cfg, t, test, 0, 0, (int)eval_threads, &fin[i].test, &err) ||
-        dynrt_bn_file_put(bf, t, (uint64_t)dynrt_dataset_count(train) < (uint64_t)fcalib_n
-                                     ? dynrt_dataset_count(train)
-                                     : (uint64_t)fcalib_n,
+        dynrt_bn_file_put(bf, t,
+                          (uint64_t)dynrt_dataset_count(train) < (uint64_t)fcalib_n
+                              ? dynrt_dataset_count(train)
+                              : (uint64_t)fcalib_n,
                           &err)) {
       dynrt_bn_table_destroy(t);
       dynrt_cli_fail("search", "%s", err.msg);
@@ -261,7 +358,7 @@ int dynrt_cmd_search(int argc, char **argv) {
         goto done;
       }
       dynrt_profile_session(s, 5, 3, &fin[i].lat[k]);
-      int he = !dynrt_platform_read_energy(host, &e0);
+      int he = host && !e_modelled && !dynrt_platform_read_energy(host, &e0);
       dynrt_profile_session(s, 0, (int)runs, &fin[i].lat[k]);
       if (he && !dynrt_platform_read_energy(host, &e1) && e1 > e0)
         fin[i].energy_mj[k] = (double)(e1 - e0) * 1e-3 / (double)runs;
@@ -294,81 +391,59 @@ int dynrt_cmd_search(int argc, char **argv) {
     free(o2);
     free(ix);
   }
-  /* host library */
-  const dynrt_domain_info *hd = dynrt_platform_domain(host, 0);
-  dynrt_platform *hsim = NULL;
-  if (dynrt_sim_open("host", &hsim, msg, sizeof msg)) {
-    dynrt_cli_fail("search", "host board model (platforms/host.json): %s", msg);
-    goto done;
-  }
+  /* host library: latency measured here; energy from a sensor, else the host board model
+   * (platforms/host.json, power at the measured latency) - modelled and marked so */
   snprintf(path, sizeof path, "%s.bn.safetensors", base);
   const char *bn_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-  if (dynrt_oplib_create(info.name, model, "host", &lib)) goto done;
-  int set_ix[MAX_TH];
-  for (int k = 0; k < nth; k++) {
-    dynrt_oplib_setting s = {{0}, hd->nopps ? hd->opps[hd->nopps - 1].khz : 1, th[k]};
-    snprintf(s.domain, sizeof s.domain, "%s", hd->name);
-    if (dynrt_oplib_add_setting(lib, &s, &set_ix[k])) {
-      dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
-      dynrt_platform_close(hsim);
+  char bn_ref_base[4300];
+  snprintf(bn_ref_base, sizeof bn_ref_base, "%s", bn_name);
+  double *power = calloc((size_t)(nf * nth), sizeof *power);
+  if (!power) goto done;
+  if (e_modelled) {
+    dynrt_oplib *work = NULL, *hl = NULL;
+    if (host_lib(m, model, fin, nf, th, nth, bn_ref_base, NULL, 0, &work, msg, sizeof msg)) {
+      free(power);
+      dynrt_cli_fail("search", "%s", msg);
       goto done;
     }
-  }
-  int kept = 0;
-  for (int i = 0; i < nf; i++) {
-    if (!fin[i].keep) continue;
-    char cs[DYNRT_SUBNET_STR_MAX], key[17], ref[4400];
-    dynrt_subnet_format(m, &fin[i].cfg, cs, sizeof cs, NULL);
-    dynrt_bn_key(m, &fin[i].cfg, key);
-    snprintf(ref, sizeof ref, "%s#%s", bn_name, key);
-    double c = -1, mem = -1;
-    int k1 = -1;
-    for (int k = 0; k < nth; k++)
-      if (th[k] == 1) k1 = k;
-    if (k1 >= 0) dynrt_sim_split_latency(hsim, 0, fin[i].lat[k1].median_ms * 1e6, &c, &mem);
-    dynrt_oplib_subnet sn = {cs,
-                             dynrt_subnet_id(m, &fin[i].cfg),
-                             dynrt_subnet_macs(m, &fin[i].cfg),
-                             dynrt_subnet_params(m, &fin[i].cfg),
-                             (double)fin[i].val.top1 / (double)fin[i].val.images,
-                             fin[i].val.images,
-                             (double)fin[i].test.top1 / (double)fin[i].test.images,
-                             fin[i].test.images,
-                             ref,
-                             c,
-                             mem};
-    int si;
-    if (dynrt_oplib_add_subnet(lib, &sn, &si)) {
-      dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
-      dynrt_platform_close(hsim);
+    if (dynrt_oplib_derive_board("host", work, 1, &hl, &err)) {
+      dynrt_oplib_destroy(work);
+      free(power);
+      dynrt_cli_fail("search", "host power model: %s", err.msg);
       goto done;
     }
-    for (int k = 0; k < nth; k++) {
-      const dynrt_latency *l = &fin[i].lat[k];
-      dynrt_oplib_point pt = {si,          set_ix[k], l->mean_ms, l->median_ms, l->p95_ms,
-                              fin[i].energy_mj[k], 0, e_modelled};
-      if (!(pt.energy_mj > 0)) {
-        dynrt_cli_fail("search", "no energy reading from the host platform for %s", key);
-        dynrt_platform_close(hsim);
-        goto done;
-      }
-      if (dynrt_oplib_add_point(lib, &pt)) {
-        dynrt_cli_fail("search", "%s", dynrt_oplib_errmsg(lib));
-        dynrt_platform_close(hsim);
-        goto done;
-      }
+    int ns = 0;
+    for (int i = 0; i < nf; i++) {
+      if (!fin[i].keep) continue;
+      for (int k = 0; k < nth; k++)
+        for (int t = 0; t < dynrt_oplib_num_settings(hl); t++)
+          if (dynrt_oplib_setting_at(hl, t)->cores == th[k]) {
+            const dynrt_oplib_point *pt = dynrt_oplib_lookup(hl, ns, t);
+            if (pt) power[i * nth + k] = pt->power_w;
+          }
+      ns++;
     }
-    kept++;
+    dynrt_oplib_destroy(work);
+    dynrt_oplib_destroy(hl);
   }
-  dynrt_platform_close(hsim);
+  if (host_lib(m, model, fin, nf, th, nth, bn_ref_base, e_modelled ? power : NULL, 1, &lib, msg,
+               sizeof msg)) {
+    free(power);
+    dynrt_cli_fail("search", "%s", msg);
+    goto done;
+  }
+  free(power);
+  int kept = dynrt_oplib_num_subnets(lib);
   snprintf(path, sizeof path, "%s.oplib.json", base);
-  if (dynrt_oplib_finalize(lib) || dynrt_oplib_save(lib, path)) {
+  if (dynrt_oplib_save(lib, path)) {
     dynrt_cli_fail("search", "%s: %s", path, dynrt_oplib_errmsg(lib));
     goto done;
   }
   printf("  re-measured front: %d of %d finalists kept -> %s (latency measured here; energy "
          "%s)\n",
-         kept, nf, path, e_modelled ? "MODELLED by the host platform model" : "measured");
+         kept, nf, path,
+         e_modelled ? "MODELLED: host board model platforms/host.json at the measured latency"
+                    : "measured by the host sensor");
   /* simulated boards: every number modelled */
   char boards[MAX_BOARDS][64];
   int nb = 0;
@@ -380,13 +455,10 @@ int dynrt_cmd_search(int argc, char **argv) {
       snprintf(boards[nb++], sizeof boards[0], "%s", b);
   }
   for (int b = 0; b < nb; b++) {
-    char spec[128], bp[4300];
-    snprintf(spec, sizeof spec, "sim:%s", boards[b]);
+    char bp[4300];
     dynrt_oplib *bl = NULL;
-    dynrt_scn_derive_opts dopt = {.cpu_only = 1};
-    msg[0] = 0;
-    if (dynrt_scn_derive_oplib(spec, lib, &dopt, &bl, msg, sizeof msg)) {
-      dynrt_cli_fail("search", "board %s: %s", boards[b], msg);
+    if (dynrt_oplib_derive_board(boards[b], lib, 1, &bl, &err)) {
+      dynrt_cli_fail("search", "board %s: %s", boards[b], err.msg);
       goto done;
     }
     snprintf(bp, sizeof bp, "%s.%s.oplib.json", base, boards[b]);

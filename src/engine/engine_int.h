@@ -131,6 +131,13 @@ dynrt_status dynrt__subnet_resolve(const dynrt__arch *a, const dynrt_subnet *cfg
                                    dynrt_subnet *canon, dynrt__subnet_ix *ix, dynrt_err *err);
 uint64_t dynrt__fnv1a64(const char *s, size_t n);
 
+/* ---- input (preprocess.c) ---- */
+
+/* Resize/crop/normalise rgb (HWC, row_stride bytes) into dst: pixel (y, x) channel c at
+ * dst[y*rs + x*3 + c], r x r. */
+void dynrt__preprocess_rgb(const dynrt__arch *a, int r, const uint8_t *rgb, int width, int height,
+                           size_t row_stride, float *dst, size_t rs);
+
 /* ---- packed model (model.c) ---- */
 
 /* Packed 1x1 / FC layer: w [ceil(nmax/16)][kmax][16]. */

@@ -30,6 +30,10 @@ typedef struct plan {
   dynrt_subnet cfg; /* canonical */
   int r, c0, c1, fe, fm;
   int h_stem, h_first;
+  /* Bordered level buffers at this config: spatial size and channel stride (the widest
+   * active depthwise input of the level, rounded to 16); 0 = level unused. */
+  int lvl_h[MAX_LEVELS];
+  size_t lvl_cs[MAX_LEVELS];
   const float *bn_stem[2], *bn_fdw[2], *bn_fproj[2], *bn_head[2];
   int n;
   pblock b[DYNRT_MAX_BLOCKS];
@@ -57,7 +61,9 @@ struct dynrt_session {
   float *x[2]; /* compact block inputs/outputs */
   float *d;    /* compact depthwise / head-expand output */
   float *se_sum, *se_hidden, *se_scale, *gap, *mix, *logits;
-  int zeroed_r; /* resolution whose borders are zero, 0 = none */
+  int zeroed_r;                 /* resolution whose input border is zero, 0 = none */
+  int z_h[MAX_LEVELS];          /* geometry whose border is zero, per level */
+  size_t z_cs[MAX_LEVELS];
   int have_logits;
   dynrt_session_stats stats;
 };
@@ -143,6 +149,10 @@ static dynrt_status plan_build(const dynrt_session *s, const dynrt_subnet *cfg,
   BN(p->bn_fproj, DYNRT__BN_FIRST_PROJ);
   int h = dynrt__conv_out(x.r, a->stem_kernel, a->stem_stride);
   p->h_stem = h;
+  memset(p->lvl_h, 0, sizeof p->lvl_h);
+  memset(p->lvl_cs, 0, sizeof p->lvl_cs);
+  p->lvl_h[s->lvl_stem] = h;
+  p->lvl_cs[s->lvl_stem] = cs16(p->c0);
   h = dynrt__conv_out(h, a->first_kernel, a->first_stride);
   p->h_first = h;
   int cin = p->c1, n = 0;
@@ -167,6 +177,8 @@ static dynrt_status plan_build(const dynrt_session *s, const dynrt_subnet *cfg,
       h = dynrt__conv_out(h, pb->k, bl->stride);
       pb->ho = pb->wo = h;
       pb->lvl = s->lvl_block[j];
+      p->lvl_h[pb->lvl] = pb->h;
+      if (cs16(pb->mid) > p->lvl_cs[pb->lvl]) p->lvl_cs[pb->lvl] = cs16(pb->mid);
       pb->dw_w = m->blocks[j].dw[pb->k];
       BN(pb->bn[0], DYNRT__BN_BLOCK(j, 0));
       BN(pb->bn[1], DYNRT__BN_BLOCK(j, 1));
@@ -329,27 +341,24 @@ static void zero_border(float *base, int h, size_t cs, int border) {
   }
 }
 
-/* Zeroes every bordered buffer's border for resolution r (only when r changes). */
+/* Zeroes the borders whose geometry (resolution, channel stride) differs from the last
+ * zeroed one: after a resolution change or a switch that changes a level's width. */
 static void prepare_borders(dynrt_session *s, const plan *p) {
-  if (s->zeroed_r == p->r) return;
-  const dynrt__arch *a = &s->model->arch;
-  zero_border(s->in, p->r, 3, BORDER);
-  int hl[MAX_LEVELS] = {0};
-  hl[s->lvl_stem] = p->h_stem;
-  int h = p->h_first, lvl = a->first_stride == 2 ? 1 : 0;
-  hl[lvl] = h;
-  for (int b = 0; b < a->n_blocks; b++) {
-    hl[s->lvl_block[b]] = h;
-    h = dynrt__conv_out(h, 3, a->blocks[b].stride);
+  if (s->zeroed_r != p->r) {
+    zero_border(s->in, p->r, 3, BORDER);
+    s->zeroed_r = p->r;
   }
   for (int l = 0; l < s->n_levels; l++)
-    if (hl[l]) zero_border(s->lv[l].base, hl[l], s->lv[l].cs, BORDER);
-  s->zeroed_r = p->r;
+    if (p->lvl_h[l] && (s->z_h[l] != p->lvl_h[l] || s->z_cs[l] != p->lvl_cs[l])) {
+      zero_border(s->lv[l].base, p->lvl_h[l], p->lvl_cs[l], BORDER);
+      s->z_h[l] = p->lvl_h[l];
+      s->z_cs[l] = p->lvl_cs[l];
+    }
 }
 
-static float *interior(const level *l, int h) {
-  size_t rs = (size_t)(h + 2 * BORDER) * l->cs;
-  return l->base + BORDER * rs + BORDER * l->cs;
+static float *interior(const level *l, int h, size_t cs) {
+  size_t rs = (size_t)(h + 2 * BORDER) * cs;
+  return l->base + BORDER * rs + BORDER * cs;
 }
 
 /* ---- the network ---- */
@@ -364,8 +373,9 @@ static void forward(dynrt_session *s) {
   /* stem: bordered input -> bordered level buffer (the first block's depthwise input) */
   level *ls = &s->lv[s->lvl_stem];
   int hs = p->h_stem;
-  float *stem_out = interior(ls, hs);
-  size_t stem_rs = (size_t)(hs + 2 * BORDER) * ls->cs;
+  size_t stem_cs = p->lvl_cs[s->lvl_stem];
+  float *stem_out = interior(ls, hs, stem_cs);
+  size_t stem_rs = (size_t)(hs + 2 * BORDER) * stem_cs;
   conv_op co;
   memset(&co, 0, sizeof co);
   co.kern = s->kern;
@@ -385,7 +395,7 @@ static void forward(dynrt_session *s) {
   co.a.act = a->stem_act;
   co.a.out = stem_out;
   co.a.out_rs = stem_rs;
-  co.a.out_cs = ls->cs;
+  co.a.out_cs = stem_cs;
   size_t t = (size_t)s->threads;
   par(s, (size_t)hs, 1, t > 1 ? DYNRT_DIV_UP((size_t)hs, t) : (size_t)hs, 1, conv_task, &co);
 
@@ -399,23 +409,23 @@ static void forward(dynrt_session *s) {
   dw.a.stride = (size_t)a->first_stride;
   dw.a.in = stem_out;
   dw.a.in_rs = stem_rs;
-  dw.a.in_cs = ls->cs;
+  dw.a.in_cs = stem_cs;
   dw.a.wt = m->first_dw;
   dw.a.wt_cs = m->first_dw_cs;
   dw.a.scale = p->bn_fdw[0];
   dw.a.shift = p->bn_fdw[1];
   dw.a.act = a->first_act;
   dw.a.out = s->d;
-  dw.a.out_cs = m->first_dw_cs;
-  dw.a.out_rs = (size_t)h1 * m->first_dw_cs;
+  dw.a.out_cs = cs16(p->c0);
+  dw.a.out_rs = (size_t)h1 * dw.a.out_cs;
   run_dw(s, &dw);
   gemm_op g;
   memset(&g, 0, sizeof g);
-  size_t x_cs = cs16(a->first_out);
+  size_t x_cs = cs16(p->c1);
   g.n = (size_t)p->c1;
   g.k = (size_t)p->c0;
   g.a = s->d;
-  g.lda = m->first_dw_cs;
+  g.lda = cs16(p->c0);
   g.wt = &m->first_proj;
   g.scale = p->bn_fproj[0];
   g.shift = p->bn_fproj[1];
@@ -430,7 +440,7 @@ static void forward(dynrt_session *s) {
     g.a_rs = (size_t)h1 * g.lda;
     g.c_rs = (size_t)h1 * x_cs;
     g.res = stem_out;
-    g.ldr = ls->cs;
+    g.ldr = stem_cs;
     g.r_rs = stem_rs;
   } else {
     g.m = (size_t)(h1 * h1);
@@ -439,12 +449,13 @@ static void forward(dynrt_session *s) {
 
   for (int i = 0; i < p->n; i++) {
     const pblock *pb = &p->b[i];
-    const dynrt__block *bl = &a->blocks[pb->j];
     const dynrt__block_w *bw = &m->blocks[pb->j];
     level *lv = &s->lv[pb->lvl];
-    size_t in_cs = cs16(bl->cin_max), out_cs = cs16(bl->cout_max);
-    size_t e_rs = (size_t)(pb->h + 2 * BORDER) * lv->cs;
-    float *e_in = interior(lv, pb->h);
+    /* compact tensors: channel stride = active width rounded to 16, as a static model */
+    size_t in_cs = cs16(pb->cin), out_cs = cs16(pb->cout), d_cs = cs16(pb->mid);
+    size_t e_cs = p->lvl_cs[pb->lvl];
+    size_t e_rs = (size_t)(pb->h + 2 * BORDER) * e_cs;
+    float *e_in = interior(lv, pb->h, e_cs);
     /* expand 1x1: x[cur] -> bordered level buffer, one call per image row */
     memset(&g, 0, sizeof g);
     g.rows = 1;
@@ -460,7 +471,7 @@ static void forward(dynrt_session *s) {
     g.shift = pb->bn[0][1];
     g.act = pb->act;
     g.c = e_in;
-    g.ldc = lv->cs;
+    g.ldc = e_cs;
     g.c_rs = e_rs;
     run_gemm(s, &g);
     /* depthwise k x k (+ SE pooling sums) -> d */
@@ -472,15 +483,15 @@ static void forward(dynrt_session *s) {
     dw.a.stride = (size_t)pb->stride;
     dw.a.in = e_in;
     dw.a.in_rs = e_rs;
-    dw.a.in_cs = lv->cs;
+    dw.a.in_cs = e_cs;
     dw.a.wt = pb->dw_w;
     dw.a.wt_cs = bw->dw_cs;
     dw.a.scale = pb->bn[1][0];
     dw.a.shift = pb->bn[1][1];
     dw.a.act = pb->act;
     dw.a.out = s->d;
-    dw.a.out_cs = bw->dw_cs;
-    dw.a.out_rs = (size_t)pb->wo * bw->dw_cs;
+    dw.a.out_cs = d_cs;
+    dw.a.out_rs = (size_t)pb->wo * d_cs;
     if (pb->se) {
       memset(s->se_sum, 0, (size_t)pb->mid * sizeof(float));
       dw.a.sum = s->se_sum;
@@ -522,7 +533,7 @@ static void forward(dynrt_session *s) {
     g.n = (size_t)pb->cout;
     g.k = (size_t)pb->mid;
     g.a = s->d;
-    g.lda = bw->dw_cs;
+    g.lda = d_cs;
     g.kscale = kscale;
     g.wt = &bw->proj;
     g.scale = pb->bn[2][0];
@@ -543,8 +554,8 @@ static void forward(dynrt_session *s) {
   /* head: expand 1x1 -> d, global average pool, feature mix, classifier */
   int hh = p->n ? p->b[p->n - 1].ho : p->h_first;
   int last_cin = p->n ? p->b[p->n - 1].cout : p->c1;
-  size_t last_cs = p->n ? cs16(a->blocks[p->b[p->n - 1].j].cout_max) : x_cs;
-  size_t fe_cs = cs16(a->final_expand);
+  size_t last_cs = cs16(last_cin);
+  size_t fe_cs = cs16(p->fe);
   memset(&g, 0, sizeof g);
   g.m = (size_t)(hh * hh);
   g.n = (size_t)p->fe;
@@ -751,55 +762,8 @@ dynrt_status dynrt_session_run_image(dynrt_session *s, const uint8_t *rgb, int w
   const dynrt__arch *a = &s->model->arch;
   int r = s->cur->r;
   prepare_borders(s, s->cur);
-  /* Resized size (shorter side ceil(r / ratio)) and centre-crop offsets. */
-  double rw, rh;
-  if (a->resize_ratio >= 1.0) {
-    rw = rh = r;
-  } else {
-    double side = ceil((double)r / a->resize_ratio - 1e-9);
-    if (width <= height) {
-      rw = side;
-      rh = floor(side * height / width);
-    } else {
-      rh = side;
-      rw = floor(side * width / height);
-    }
-  }
-  double top = nearbyint((rh - r) / 2.0), left = nearbyint((rw - r) / 2.0);
-  double sy = height / rh, sx = width / rw;
   size_t rs = (size_t)(r + 2 * BORDER) * 3;
-  float *dst = s->in + BORDER * rs + BORDER * 3;
-  float scale[3], bias[3];
-  for (int c = 0; c < 3; c++) {
-    scale[c] = 1.0f / (255.0f * a->std[c]);
-    bias[c] = -a->mean[c] / a->std[c];
-  }
-  for (int y = 0; y < r; y++) {
-    /* bilinear with half-pixel centres, clamped at the edges */
-    double fy = (y + top + 0.5) * sy - 0.5;
-    if (fy < 0) fy = 0;
-    int y0 = (int)fy;
-    if (y0 > height - 1) y0 = height - 1;
-    int y1 = y0 + 1 < height ? y0 + 1 : height - 1;
-    float wy = (float)(fy - y0);
-    if (wy > 1) wy = 1;
-    const uint8_t *r0 = rgb + (size_t)y0 * row_stride, *r1 = rgb + (size_t)y1 * row_stride;
-    for (int x = 0; x < r; x++) {
-      double fx = (x + left + 0.5) * sx - 0.5;
-      if (fx < 0) fx = 0;
-      int x0 = (int)fx;
-      if (x0 > width - 1) x0 = width - 1;
-      int x1 = x0 + 1 < width ? x0 + 1 : width - 1;
-      float wx = (float)(fx - x0);
-      if (wx > 1) wx = 1;
-      for (int c = 0; c < 3; c++) {
-        float top_v = r0[x0 * 3 + c] + (r0[x1 * 3 + c] - r0[x0 * 3 + c]) * wx;
-        float bot_v = r1[x0 * 3 + c] + (r1[x1 * 3 + c] - r1[x0 * 3 + c]) * wx;
-        float v = top_v + (bot_v - top_v) * wy;
-        dst[(size_t)y * rs + (size_t)x * 3 + (size_t)c] = v * scale[c] + bias[c];
-      }
-    }
-  }
+  dynrt__preprocess_rgb(a, r, rgb, width, height, row_stride, s->in + BORDER * rs + BORDER * 3, rs);
   forward(s);
   return DYNRT_OK;
 }

@@ -43,6 +43,7 @@ typedef enum dynrt_act {
  *   epilogue, per output channel n: y = acc*scale[n] + shift[n] (scale NULL = 1, shift NULL
  *      = 0; a conv bias is folded into shift), then act, then + res[m*ldr + n] if res.
  *   Stores only columns [0, n) (masked tails); c may alias res (in-place residual).
+ *   m = 0 or n = 0 is a no-op; k = 0 gives the epilogue of a zero sum (a, w unused).
  */
 typedef struct dynrt_gemm_args {
   size_t m, n, k;
@@ -69,6 +70,8 @@ typedef struct dynrt_gemm_args {
  *   epilogue: acc*scale[c] + shift[c], act, store; if sum != NULL also sum[c] += y for every
  *   stored output (SE pooling; the caller zeroes sum and splits work by channel, not row,
  *   when it uses sum from several threads).
+ *   scale NULL = 1 and shift NULL = 0, as in GEMM. The border must hold zeros (not just
+ *   finite values): kernel rows that lie entirely in it may be skipped.
  */
 typedef struct dynrt_dw_args {
   size_t h, w, c, k, stride;
@@ -91,7 +94,8 @@ typedef struct dynrt_dw_args {
  *   w: packed [ceil(Nmax/16)][k*k][Kmax][16]: (tap t, input channel ci, output n) at
  *      w[(n/16)*panel_stride + (t*kmax_in + ci)*16 + n%16]; panel_stride >= k*k*Kmax*16.
  *      A prefix cin <= Kmax, cout <= Nmax is used as-is.
- *   Rows [oy0, oy1) of the output; epilogue as GEMM (scale, shift, act, optional res).
+ *   Rows [oy0, oy1) of the output; epilogue as GEMM (scale, shift, act, optional res;
+ *   scale NULL = 1, shift NULL = 0). out may alias res (in-place residual), never in.
  */
 typedef struct dynrt_conv_args {
   size_t h, w, cin, cout, k, stride;

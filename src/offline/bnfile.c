@@ -35,8 +35,8 @@ void dynrt_bn_key(const dynrt_model *model, const dynrt_subnet *cfg, char key[17
   snprintf(key, 17, "%016llx", (unsigned long long)dynrt_subnet_id(model, cfg));
 }
 
-dynrt_status dynrt_bn_file_create(const dynrt_model *model, const char *note,
-                                  dynrt_bn_file **out, dynrt_error *err) {
+dynrt_status dynrt_bn_file_create(const dynrt_model *model, const char *note, dynrt_bn_file **out,
+                                  dynrt_error *err) {
   if (out) *out = NULL;
   if (!model || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "bn file: NULL argument");
   dynrt_bn_file *f = dynrt__calloc(1, sizeof *f);
@@ -189,9 +189,8 @@ done:
 }
 
 /* The [begin, end) byte range of a named F32 tensor of `count` elements, checked. */
-static dynrt_status tensor_range(const char *path, const cJSON *hdr, const char *name,
-                                 size_t count, size_t data_size, size_t *begin,
-                                 dynrt_error *err) {
+static dynrt_status tensor_range(const char *path, const cJSON *hdr, const char *name, size_t count,
+                                 size_t data_size, size_t *begin, dynrt_error *err) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(hdr, name);
   if (!cJSON_IsObject(t)) return fail(err, DYNRT_ERR_FORMAT, "%s: tensor '%s' missing", path, name);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
@@ -265,8 +264,8 @@ dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynr
   const cJSON *mname = cJSON_GetObjectItemCaseSensitive(meta, "dynrt.model");
   const cJSON *tabs = cJSON_GetObjectItemCaseSensitive(meta, "dynrt.tables");
   const cJSON *note = cJSON_GetObjectItemCaseSensitive(meta, "dynrt.note");
-  if (!hdr || !cJSON_IsObject(meta) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, BN_FORMAT) ||
-      !cJSON_IsString(tabs)) {
+  if (!hdr || !cJSON_IsObject(meta) || !cJSON_IsString(fmt) ||
+      strcmp(fmt->valuestring, BN_FORMAT) || !cJSON_IsString(tabs)) {
     st = fail(err, DYNRT_ERR_FORMAT,
               "%s: not a dynrt BN-table file (needs JSON header with __metadata__ "
               "'dynrt.bn_format' = '" BN_FORMAT "' and 'dynrt.tables')",
@@ -296,8 +295,8 @@ dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynr
     const cJSON *cs = cJSON_GetObjectItemCaseSensitive(it, "config");
     const cJSON *im = cJSON_GetObjectItemCaseSensitive(it, "images");
     if (!cJSON_IsString(key) || !cJSON_IsString(cs)) {
-      st = fail(err, DYNRT_ERR_FORMAT, "%s: tables[%d]: needs string 'key' and 'config'", path,
-                idx);
+      st =
+          fail(err, DYNRT_ERR_FORMAT, "%s: tables[%d]: needs string 'key' and 'config'", path, idx);
       goto done;
     }
     dynrt_subnet cfg;

@@ -29,7 +29,18 @@ struct dynrt__exec {
   double *sum_mean, *sum_var; /* [DYNRT__BN_MAX * cmax] by running channel offset */
   size_t acc_cap, off;
   double *bmean, *bvar;
+  /* inference mode (timing): geometry whose border is zero in e / s, as the engine zeroes
+   * borders only when the resolution changes */
+  size_t e_geom, s_geom, in_geom;
 };
+
+/* Zeroes a bordered buffer's border unless inference mode already did for this geometry. */
+static int need_zero(dynrt__exec *x, size_t *geom, int h, size_t cs) {
+  size_t g = (size_t)h * 100000u + cs;
+  if (!x->train && *geom == g) return 0;
+  *geom = x->train ? 0 : g;
+  return 1;
+}
 
 static size_t cs16(int c) { return DYNRT_ROUND_UP((size_t)c, 16); }
 static size_t sq(int h) { return (size_t)h * (size_t)h; }
@@ -52,8 +63,8 @@ static float *interior(float *base, int h, size_t cs) {
 
 void dynrt__exec_destroy(dynrt__exec *x) {
   if (!x) return;
-  float *bufs[] = {x->in, x->s, x->x, x->y, x->e, x->d, x->pool, x->hid, x->sc, x->gap, x->mix,
-                   x->logits, x->tmp};
+  float *bufs[] = {x->in,  x->s,  x->x,   x->y,   x->e,      x->d,  x->pool,
+                   x->hid, x->sc, x->gap, x->mix, x->logits, x->tmp};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dynrt__free(bufs[i]);
   dynrt__free(x->sum_mean);
   dynrt__free(x->sum_var);
@@ -212,7 +223,7 @@ static int run_stem(dynrt__exec *x, int r, double w, size_t nb, int *c1_out) {
   size_t scs = cs16(c0), s_rs = (size_t)(hs + 2 * BORDER) * scs, xcs = cs16(c1);
   for (size_t b = 0; b < nb; b++) {
     float *sb = x->s + b * x->cap;
-    zero_border(sb, hs, scs);
+    if (nb > 1 || need_zero(x, &x->s_geom, hs, scs)) zero_border(sb, hs, scs);
     dynrt_conv_args cv;
     memset(&cv, 0, sizeof cv);
     cv.h = cv.w = (size_t)r;
@@ -311,7 +322,7 @@ static void run_block(dynrt__exec *x, const dynrt__blockcfg *bc, size_t nb) {
   dynrt_gemm_args g;
   for (size_t b = 0; b < nb; b++) {
     float *eb = x->e + b * x->cap;
-    zero_border(eb, h, mcs);
+    if (nb > 1 || need_zero(x, &x->e_geom, h, mcs)) zero_border(eb, h, mcs);
     memset(&g, 0, sizeof g);
     g.m = (size_t)h;
     g.n = (size_t)bc->mid;
@@ -435,7 +446,8 @@ static void run_block(dynrt__exec *x, const dynrt__blockcfg *bc, size_t nb) {
 static void run_head(dynrt__exec *x, int h, int cin, double w, size_t nb) {
   const dynrt_model *m = x->m;
   const dynrt__arch *a = &m->arch;
-  int fe = dynrt__active_width(a, a->final_expand, w), fm = dynrt__active_width(a, a->feature_mix, w);
+  int fe = dynrt__active_width(a, a->final_expand, w),
+      fm = dynrt__active_width(a, a->feature_mix, w);
   int id = DYNRT__BN_BLOCK(a->n_blocks, 0);
   size_t ics = cs16(cin), fcs = cs16(fe);
   dynrt_gemm_args g;
@@ -539,7 +551,12 @@ void dynrt__exec_block(dynrt__exec *x, const dynrt__blockcfg *b) {
 void dynrt__exec_stem(dynrt__exec *x, int r, double w) {
   x->train = 0;
   int c1;
-  zero_border(x->in, r, 3);
+  /* the engine copies the input rows and zeroes the border once per resolution */
+  if (need_zero(x, &x->in_geom, r, 3)) zero_border(x->in, r, 3);
+  float *dst = interior(x->in, r, 3);
+  size_t rs = (size_t)(r + 2 * BORDER) * 3;
+  for (int yy = 0; yy < r; yy++)
+    memcpy(dst + (size_t)yy * rs, x->tmp + (size_t)yy * (size_t)r * 3, (size_t)r * 3 * sizeof(float));
   run_stem(x, r, w, 1, &c1);
 }
 
@@ -628,9 +645,9 @@ dynrt_status dynrt_calibrate_stats(const dynrt_model *m, const dynrt_subnet *cfg
   return st;
 }
 
-dynrt_status dynrt_calibrate(const dynrt_model *m, const dynrt_subnet *cfg,
-                             const dynrt_dataset *ds, const dynrt_calib_options *opts,
-                             dynrt_bn_table **out, dynrt_error *err) {
+dynrt_status dynrt_calibrate(const dynrt_model *m, const dynrt_subnet *cfg, const dynrt_dataset *ds,
+                             const dynrt_calib_options *opts, dynrt_bn_table **out,
+                             dynrt_error *err) {
   if (out) *out = NULL;
   if (!m || !cfg || !out)
     return dynrt__offline_fail(err, DYNRT_ERR_INVALID_ARG, "calibrate: NULL argument");

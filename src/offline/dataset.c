@@ -80,8 +80,8 @@ dynrt_status dynrt_dataset_resolve(const char *name, char *path, size_t size, dy
       return DYNRT_OK;
     }
   return fail(err, DYNRT_ERR_NOT_FOUND,
-              "dataset %s: no file at %s%s%s%s%s (set DYNRT_DATA or run scripts/get-cifar10)",
-              name, tried[0], nt > 1 ? ", " : "", nt > 1 ? tried[1] : "", nt > 2 ? ", " : "",
+              "dataset %s: no file at %s%s%s%s%s (set DYNRT_DATA or run scripts/get-cifar10)", name,
+              tried[0], nt > 1 ? ", " : "", nt > 1 ? tried[1] : "", nt > 2 ? ", " : "",
               nt > 2 ? tried[2] : "");
 }
 
@@ -98,8 +98,8 @@ static dynrt_dataset *ds_new(const char *name, size_t cap) {
   return ds;
 }
 
-dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t count,
-                                      int num_classes, dynrt_dataset **out, dynrt_error *err) {
+dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t count, int num_classes,
+                                      dynrt_dataset **out, dynrt_error *err) {
   if (out) *out = NULL;
   if (!path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "dataset: NULL argument");
   if (num_classes <= 0) num_classes = 10;
@@ -125,8 +125,7 @@ dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t cou
   }
   size_t total = bytes / CIFAR_RECORD;
   if (first >= total) {
-    st = fail(err, DYNRT_ERR_INVALID_ARG, "%s: first image %zu, file has %zu", path, first,
-              total);
+    st = fail(err, DYNRT_ERR_INVALID_ARG, "%s: first image %zu, file has %zu", path, first, total);
     goto done;
   }
   if (count == 0 || count > total - first) count = total - first;
@@ -293,7 +292,8 @@ void dynrt_preprocess(const dynrt_model *model, int r, const dynrt_image *img, f
     int y1 = y0 + 1 < height ? y0 + 1 : height - 1;
     float wy = (float)(fy - y0);
     if (wy > 1) wy = 1;
-    const uint8_t *r0 = img->rgb + (size_t)y0 * row_stride, *r1 = img->rgb + (size_t)y1 * row_stride;
+    const uint8_t *r0 = img->rgb + (size_t)y0 * row_stride,
+                  *r1 = img->rgb + (size_t)y1 * row_stride;
     for (int x = 0; x < r; x++) {
       double fx = (x + left + 0.5) * sx - 0.5;
       if (fx < 0) fx = 0;

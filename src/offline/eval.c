@@ -36,8 +36,8 @@ static void *eval_shard(void *arg) {
   for (size_t i = 0; i < s->count; i++) {
     dynrt_image img;
     dynrt_dataset_get(s->ds, s->first + i, &img);
-    if ((s->st = dynrt_session_run_image(ses, img.rgb, img.width, img.height,
-                                         (size_t)img.width * 3))) {
+    if ((s->st =
+             dynrt_session_run_image(ses, img.rgb, img.width, img.height, (size_t)img.width * 3))) {
       dynrt__offline_fail(&s->err, s->st, "eval: image %zu: %s", s->first + i,
                           dynrt_session_errmsg(ses));
       goto done;
@@ -56,10 +56,9 @@ done:
   return NULL;
 }
 
-dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg,
-                            const dynrt_bn_table *bn, const dynrt_dataset *ds, size_t first,
-                            size_t count, int threads, dynrt_eval_result *out,
-                            dynrt_error *err) {
+dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg, const dynrt_bn_table *bn,
+                            const dynrt_dataset *ds, size_t first, size_t count, int threads,
+                            dynrt_eval_result *out, dynrt_error *err) {
   if (!m || !cfg || !ds || !out)
     return dynrt__offline_fail(err, DYNRT_ERR_INVALID_ARG, "eval: NULL argument");
   memset(out, 0, sizeof *out);

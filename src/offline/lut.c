@@ -91,8 +91,7 @@ static int same_block(const dynrt__blockcfg *a, const dynrt__blockcfg *b) {
          a->residual == b->residual;
 }
 
-static const lut_entry *find(const dynrt_block_lut *l, int kind, const dynrt__blockcfg *b,
-                             int wq) {
+static const lut_entry *find(const dynrt_block_lut *l, int kind, const dynrt__blockcfg *b, int wq) {
   for (size_t i = 0; i < l->n; i++) {
     const lut_entry *e = &l->e[i];
     if (e->kind != kind) continue;
@@ -119,6 +118,8 @@ static int add(dynrt_block_lut *l, int kind, const dynrt__blockcfg *b, int wq) {
   e->wq = wq;
   return 0;
 }
+
+static const char *act_name(int act) { return dynrt__act_name((dynrt_act)act); }
 
 void dynrt_block_lut_destroy(dynrt_block_lut *l) {
   if (!l) return;
@@ -160,9 +161,9 @@ static int enumerate(dynrt_block_lut *l) {
           const dynrt__block *bl = &a->blocks[j];
           for (int ei = 0; ei < a->n_es; ei++)
             for (int ki = 0; ki < a->n_ks; ki++) {
-              dynrt__blockcfg b = {j,        cin,     dynrt__mid_channels(a, cin, a->es[ei]),
-                                   cout,     a->ks[ki], bl->stride,
-                                   bl->se,   bl->residual, (int)bl->act,
+              dynrt__blockcfg b = {j,      cin,          dynrt__mid_channels(a, cin, a->es[ei]),
+                                   cout,   a->ks[ki],    bl->stride,
+                                   bl->se, bl->residual, (int)bl->act,
                                    h};
               if (add(l, KIND_BLOCK, &b, 0)) return -1;
             }
@@ -222,6 +223,101 @@ nomem:
   return fail(err, DYNRT_ERR_NOMEM, "lut: no memory");
 }
 
+static int get_int(const cJSON *o, const char *k, int *v) {
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (cJSON_IsBool(x)) {
+    *v = cJSON_IsTrue(x);
+    return 0;
+  }
+  if (!cJSON_IsNumber(x)) return -1;
+  *v = x->valueint;
+  return 0;
+}
+
+dynrt_status dynrt_block_lut_load(const dynrt_model *m, const char *path, dynrt_block_lut **out,
+                                  dynrt_error *err) {
+  if (out) *out = NULL;
+  if (!m || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return fail(err, DYNRT_ERR_IO, "%s: cannot open", path);
+  fseek(fp, 0, SEEK_END);
+  long size = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *text = size > 0 && size < (64l << 20) ? dynrt__malloc((size_t)size + 1) : NULL;
+  if (!text || fread(text, 1, (size_t)size, fp) != (size_t)size) {
+    fclose(fp);
+    dynrt__free(text);
+    return fail(err, DYNRT_ERR_IO, "%s: cannot read", path);
+  }
+  fclose(fp);
+  text[size] = 0;
+  cJSON *root = cJSON_Parse(text);
+  dynrt__free(text);
+  dynrt_block_lut *l = dynrt__calloc(1, sizeof *l);
+  dynrt_status st = DYNRT_OK;
+  if (!l || (l->m = m, enumerate(l))) {
+    st = fail(err, DYNRT_ERR_NOMEM, "lut: no memory");
+    goto done;
+  }
+  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
+  if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "dynrt-block-lut") || !cJSON_IsArray(arr)) {
+    st = fail(err, DYNRT_ERR_FORMAT, "%s: not a dynrt-block-lut file", path);
+    goto done;
+  }
+  for (size_t i = 0; i < l->n; i++) l->e[i].ns = -1;
+  int idx = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(e, "ns");
+    dynrt__blockcfg b = {0};
+    int k = -1, wq = 0;
+    if (!cJSON_IsString(kind) || !cJSON_IsNumber(ns) || !(ns->valuedouble > 0)) goto bad;
+    if (!strcmp(kind->valuestring, "block")) {
+      const cJSON *act = cJSON_GetObjectItemCaseSensitive(e, "act");
+      k = KIND_BLOCK;
+      if (get_int(e, "cin", &b.cin) || get_int(e, "mid", &b.mid) || get_int(e, "cout", &b.cout) ||
+          get_int(e, "k", &b.k) || get_int(e, "stride", &b.stride) || get_int(e, "se", &b.se) ||
+          get_int(e, "residual", &b.residual) || get_int(e, "input", &b.h) || !cJSON_IsString(act))
+        goto bad;
+      b.act = -1;
+      for (int a = 0; a <= (int)DYNRT_ACT_HSIGMOID; a++)
+        if (!strcmp(act_name(a), act->valuestring)) b.act = a;
+    } else {
+      const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "w");
+      k = !strcmp(kind->valuestring, "head") ? KIND_HEAD : KIND_STEM;
+      if (get_int(e, "input", &b.h) || !cJSON_IsNumber(w)) goto bad;
+      if (k == KIND_HEAD && get_int(e, "cin", &b.cin)) goto bad;
+      wq = (int)lround(w->valuedouble * 1000);
+    }
+    lut_entry *t = (lut_entry *)find(l, k, &b, wq);
+    if (t) t->ns = ns->valuedouble;
+    idx++;
+    continue;
+  bad:
+    st = fail(err, DYNRT_ERR_FORMAT, "%s: entries[%d] malformed", path, idx);
+    goto done;
+  }
+  for (size_t i = 0; i < l->n; i++)
+    if (l->e[i].ns < 0) {
+      st = fail(err, DYNRT_ERR_FORMAT,
+                "%s: no entry for a %s of the model (input %d, cin %d, mid %d, k %d): the table "
+                "was made for another model",
+                path, l->e[i].kind == KIND_BLOCK ? "block" : "stem/head", l->e[i].b.h,
+                l->e[i].b.cin, l->e[i].b.mid, l->e[i].b.k);
+      goto done;
+    }
+done:
+  cJSON_Delete(root);
+  if (st) {
+    dynrt_block_lut_destroy(l);
+    return st;
+  }
+  *out = l;
+  return DYNRT_OK;
+}
+
 double dynrt_block_lut_predict(const dynrt_block_lut *l, const dynrt_subnet *cfg) {
   if (!l || !cfg) return -1;
   dynrt__blockcfg b[DYNRT_MAX_BLOCKS];
@@ -243,8 +339,6 @@ double dynrt_block_lut_predict(const dynrt_block_lut *l, const dynrt_subnet *cfg
   if (!(e = find(l, KIND_HEAD, &key, wq))) return -1;
   return ns + e->ns;
 }
-
-static const char *act_name(int act) { return dynrt__act_name((dynrt_act)act); }
 
 dynrt_status dynrt_block_lut_save(const dynrt_block_lut *l, const char *path, dynrt_error *err) {
   if (!l || !path) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
@@ -285,7 +379,8 @@ dynrt_status dynrt_block_lut_save(const dynrt_block_lut *l, const char *path, dy
   if (!text) return fail(err, DYNRT_ERR_NOMEM, "lut: no memory");
   FILE *fp = fopen(path, "w");
   dynrt_status st = DYNRT_OK;
-  if (!fp || fputs(text, fp) < 0 || fputc('\n', fp) < 0) st = fail(err, DYNRT_ERR_IO, "%s: cannot write", path);
+  if (!fp || fputs(text, fp) < 0 || fputc('\n', fp) < 0)
+    st = fail(err, DYNRT_ERR_IO, "%s: cannot write", path);
   if (fp && fclose(fp) != 0 && !st) st = fail(err, DYNRT_ERR_IO, "%s: cannot write", path);
   cJSON_free(text);
   return st;

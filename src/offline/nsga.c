@@ -46,10 +46,11 @@ static void sort_by(int *ix, int n, const double *obj, int m, int j) {
 
 int dynrt_nsga_sort(const double *obj, int n, int m, int *rank, double *crowd) {
   if (n <= 0) return 0;
-  int *cnt = dynrt__calloc((size_t)n, sizeof *cnt);          /* how many dominate i */
+  int *cnt = dynrt__calloc((size_t)n, sizeof *cnt);             /* how many dominate i */
   int *dom = dynrt__calloc((size_t)n * (size_t)n, sizeof *dom); /* lists of dominated */
   int *ndom = dynrt__calloc((size_t)n, sizeof *ndom);
-  int *front = dynrt__calloc((size_t)n, sizeof *front), *next = dynrt__calloc((size_t)n, sizeof *next);
+  int *front = dynrt__calloc((size_t)n, sizeof *front),
+      *next = dynrt__calloc((size_t)n, sizeof *next);
   if (!cnt || !dom || !ndom || !front || !next) {
     dynrt__free(cnt);
     dynrt__free(dom);
@@ -180,15 +181,15 @@ static void breed(const dynrt_model *model, const dynrt_model_info *info, const 
       child->d[s] = (uint8_t)si->depths[rnd_int(rng, si->n_depths)];
     }
   for (int b = 0; b < pa->n_blocks; b++) {
-    if (rnd_unit(rng) < pm) child->k[b] = (uint8_t)info->kernel_sizes[rnd_int(rng, info->n_kernel_sizes)];
+    if (rnd_unit(rng) < pm)
+      child->k[b] = (uint8_t)info->kernel_sizes[rnd_int(rng, info->n_kernel_sizes)];
     if (rnd_unit(rng) < pm) child->e[b] = info->expand_ratios[rnd_int(rng, info->n_expand_ratios)];
   }
   dynrt_subnet_canonicalize(model, child, NULL);
 }
 
 /* Better of two by (rank, crowding). */
-static int tournament(const int *pop, int n, const int *rank, const double *crowd,
-                      uint64_t *rng) {
+static int tournament(const int *pop, int n, const int *rank, const double *crowd, uint64_t *rng) {
   int a = rnd_int(rng, n), b = rnd_int(rng, n);
   if (rank[a] != rank[b]) return rank[a] < rank[b] ? pop[a] : pop[b];
   return crowd[a] >= crowd[b] ? pop[a] : pop[b];
@@ -238,7 +239,8 @@ dynrt_status dynrt_search_nsga2(const dynrt_model *model, const dynrt_search_opt
     if ((pop[np++] = arch_eval(&ar, model, &c, eval, user, err)) < 0) goto evalfail;
   }
   for (int g = 0; g < G; g++) {
-    for (int i = 0; i < np; i++) memcpy(o + i * m, ar.obj + (size_t)pop[i] * (size_t)m, sizeof(double) * (size_t)m);
+    for (int i = 0; i < np; i++)
+      memcpy(o + i * m, ar.obj + (size_t)pop[i] * (size_t)m, sizeof(double) * (size_t)m);
     if (dynrt_nsga_sort(o, np, m, rank, crowd) < 0) {
       st = fail(err, DYNRT_ERR_NOMEM, "search: no memory");
       goto done;
@@ -254,7 +256,8 @@ dynrt_status dynrt_search_nsga2(const dynrt_model *model, const dynrt_search_opt
       if ((pop[nq++] = arch_eval(&ar, model, &c, eval, user, err)) < 0) goto evalfail;
     }
     /* survival: fronts in order, the last one cut by crowding distance */
-    for (int i = 0; i < nq; i++) memcpy(o + i * m, ar.obj + (size_t)pop[i] * (size_t)m, sizeof(double) * (size_t)m);
+    for (int i = 0; i < nq; i++)
+      memcpy(o + i * m, ar.obj + (size_t)pop[i] * (size_t)m, sizeof(double) * (size_t)m);
     if (dynrt_nsga_sort(o, nq, m, rank, crowd) < 0) {
       st = fail(err, DYNRT_ERR_NOMEM, "search: no memory");
       goto done;

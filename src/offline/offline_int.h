@@ -18,9 +18,9 @@ dynrt_status dynrt__offline_fail(dynrt_error *err, dynrt_status st, const char *
 
 /* One block configuration of the latency table (lut.c) and the executor. */
 typedef struct dynrt__blockcfg {
-  int j;                  /* global block index (its weights) */
+  int j; /* global block index (its weights) */
   int cin, mid, cout, k, stride, se, residual, act;
-  int h;                  /* input size (square) */
+  int h; /* input size (square) */
 } dynrt__blockcfg;
 
 typedef struct dynrt__exec dynrt__exec;

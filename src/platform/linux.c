@@ -373,9 +373,15 @@ static dynrt_status linux_get_freq(dynrt_platform *p, int k, uint32_t *khz) {
   return read_khz(p, &L(p)->dom[k], f_cur(&L(p)->dom[k]), khz);
 }
 
+static dynrt_status linux_get_limits(dynrt_platform *p, int k, uint32_t *lo, uint32_t *hi);
+
 static dynrt_status linux_set_freq(dynrt_platform *p, int k, uint32_t khz, uint32_t *actual) {
   dynrt__linux_domain *d = &L(p)->dom[k];
   const dynrt_domain_info *di = &p->domains[k];
+  uint32_t lo, hi;
+  /* A cap set by someone else since the last look (thermal, battery, nvpmodel) is respected:
+   * pinning min = max must never lift it. */
+  (void)linux_get_limits(p, k, &lo, &hi);
   uint32_t target = dynrt__opp_resolve(di, khz, d->lo_khz, d->cap_khz);
   dynrt_status st = DYNRT_OK;
   if (d->pinned_khz != target) {

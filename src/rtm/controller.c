@@ -224,6 +224,24 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
 
 /* ---- real inference ---- */
 
+/* Sets the app's message under its lock: other threads may query or decide meanwhile. */
+static dynrt_status app_fail(dynrt_app *app, dynrt_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static dynrt_status app_fail(dynrt_app *app, dynrt_status st, const char *fmt, ...) {
+  char buf[DYNRT_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&app->mu);
+  dynrt__seterr(&app->err, st, "%s", buf);
+  pthread_mutex_unlock(&app->mu);
+  return st;
+}
+
 /* The grant's cores as a list, lowest first. */
 static int mask_to_cpus(uint64_t mask, int *cpus, int max) {
   int n = 0;
@@ -236,8 +254,8 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
                              size_t row_stride, dynrt_infer_result *out) {
   if (!app || !rgb || !out) return DYNRT_ERR_INVALID_ARG;
   if (!app->session || !app->cfgs)
-    return dynrt__seterr(&app->err, DYNRT_ERR_STATE,
-                         "app '%s': infer needs a model and a session (simulated app?)", app->name);
+    return app_fail(app, DYNRT_ERR_STATE,
+                    "app '%s': infer needs a model and a session (simulated app?)", app->name);
   dynrt_decision dec;
   dynrt_status st = dynrt_app_decide(app, &dec);
   if (st) return st;
@@ -246,8 +264,8 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
     const dynrt_bn_table *bn = app->bn_tables ? app->bn_tables[dec.subnet] : NULL;
     st = dynrt_session_set_subnet(app->session, &app->cfgs[dec.subnet], bn);
     if (st)
-      return dynrt__seterr(&app->err, st, "app '%s': set_subnet %d ('%s'): %s", app->name,
-                           dec.subnet, dec.config, dynrt_session_errmsg(app->session));
+      return app_fail(app, st, "app '%s': set_subnet %d ('%s'): %s", app->name, dec.subnet,
+                      dec.config, dynrt_session_errmsg(app->session));
     app->cur_subnet = dec.subnet;
   }
   if (dec.cpu_mask && dec.cpu_mask != app->cur_mask) {
@@ -257,16 +275,16 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
       n = DYNRT_MIN(n, dynrt_pool_max_threads(app->pool));
       st = dynrt_pool_set_cpus(app->pool, cpus, n);
       if (st && st != DYNRT_ERR_PERMISSION)
-        return dynrt__seterr(&app->err, st, "app '%s': pool_set_cpus: %s", app->name,
-                             dynrt_pool_errmsg(app->pool));
+        return app_fail(app, st, "app '%s': pool_set_cpus: %s", app->name,
+                        dynrt_pool_errmsg(app->pool));
     } else {
       st = dynrt_session_set_threads(app->session, n, cpus);
       /* A session whose own pool is smaller than the grant runs on its first cores. */
       while (st == DYNRT_ERR_INVALID_ARG && n > 1)
         st = dynrt_session_set_threads(app->session, --n, cpus);
       if (st && st != DYNRT_ERR_PERMISSION)
-        return dynrt__seterr(&app->err, st, "app '%s': set_threads: %s", app->name,
-                             dynrt_session_errmsg(app->session));
+        return app_fail(app, st, "app '%s': set_threads: %s", app->name,
+                        dynrt_session_errmsg(app->session));
     }
     /* Pinning refused by the cpuset (PERMISSION): the threads run unpinned, still counted. */
     app->cur_mask = dec.cpu_mask;
@@ -275,8 +293,7 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
   st = dynrt_session_run_image(app->session, rgb, width, height, row_stride);
   uint64_t t1 = dynrt_now_ns();
   if (st)
-    return dynrt__seterr(&app->err, st, "app '%s': run: %s", app->name,
-                         dynrt_session_errmsg(app->session));
+    return app_fail(app, st, "app '%s': run: %s", app->name, dynrt_session_errmsg(app->session));
   dynrt_app_report(app, t1 - t0, 0);
   out->decision = dec;
   out->latency_ns = t1 - t0;

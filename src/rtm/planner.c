@@ -253,6 +253,38 @@ static int has_req(const rtm_plan_app *a, int r) {
   return 1;
 }
 
+/* Cost of every app keeping its current grant (setting; its level re-picked) under the new
+ * inputs, with the domains' OPPs in cur_opp; +inf when that no longer fits. */
+static double current_cost(dynrt_rtm *rtm, int n, const int *dom_opp, int *cur_opp, int *levels) {
+  int units[DYNRT_MAX_DOMAINS] = {0};
+  for (int d = 0; d < rtm->ndom; d++) cur_opp[d] = -1;
+  double total = 0;
+  for (int i = 0; i < n; i++) {
+    const rtm_plan_app *a = &rtm->plan[i];
+    /* Grants change only under the manager lock, which the caller holds. */
+    const rtm_grant *g = &a->app->grant;
+    if (g->opt < 0) return INF;
+    const rtm_opt *o = &a->app->opts[g->opt];
+    const rtm_dom *dom = &rtm->dom[o->domain];
+    if ((cur_opp[o->domain] >= 0 && cur_opp[o->domain] != o->opp) || !dom->allowed[o->opp])
+      return INF;
+    if (!dom->shared && (g->mask & ~dom->avail)) return INF;
+    cur_opp[o->domain] = o->opp;
+    double c;
+    int l = rtm__pick_level(rtm, a, o, &c);
+    if (l < 0) return INF;
+    units[o->domain] += units_of(rtm, a, o, l);
+    if (units[o->domain] > dom->capacity) return INF;
+    levels[i] = l;
+    total += c;
+  }
+  for (int d = 0; d < rtm->ndom; d++) {
+    if (cur_opp[d] < 0) cur_opp[d] = dom_opp[d];
+    if (cur_opp[d] >= 0) total += idle_cost(rtm, d, cur_opp[d]);
+  }
+  return total;
+}
+
 int rtm__plan(dynrt_rtm *rtm, int n, int *dom_opp) {
   for (int d = 0; d < rtm->ndom; d++) dom_opp[d] = -1;
   if (n == 0) {
@@ -289,6 +321,22 @@ int rtm__plan(dynrt_rtm *rtm, int n, int *dom_opp) {
   for (int i = 0; i < n && isinf(total); i++) {
     active &= ~(1 << order[i]);
     total = solve(rtm, n, active, dom_opp);
+  }
+  /* Plan hysteresis: noise in the slowdown estimates must not flip frequencies and grants
+   * between plans of nearly equal cost; the current grants stay while they still meet every
+   * requirement and cost at most plan_hysteresis more than the optimum. */
+  int relaxed = 0;
+  for (int i = 0; i < n; i++) relaxed |= rtm->plan[i].relax;
+  if (!relaxed && active == (1 << n) - 1 && rtm->opt.plan_hysteresis > 0) {
+    int cur_opp[DYNRT_MAX_DOMAINS], levels[DYNRT_RTM_MAX_APPS];
+    double cur = current_cost(rtm, n, dom_opp, cur_opp, levels);
+    if (cur <= total + rtm->opt.plan_hysteresis * fabs(total)) {
+      for (int i = 0; i < n; i++) {
+        rtm->plan[i].opt = rtm->plan[i].app->grant.opt;
+        rtm->plan[i].level = levels[i];
+      }
+      for (int d = 0; d < rtm->ndom; d++) dom_opp[d] = cur_opp[d];
+    }
   }
   for (int i = 0; i < n; i++) {
     rtm_plan_app *a = &rtm->plan[i];

@@ -26,6 +26,7 @@ void dynrt_rtm_options_init(dynrt_rtm_options *o) {
       .idle_w_default = 0,
       .share_units = 20,
       .allow_platform_mismatch = 0,
+      .plan_hysteresis = 0.03,
   };
 }
 
@@ -109,6 +110,8 @@ static dynrt_status check_options(const dynrt_rtm_options *o, char *errbuf, size
     bad = "idle_w_default", v = o->idle_w_default;
   else if (o->share_units < 1 || o->share_units > 64)
     bad = "share_units", v = o->share_units;
+  else if (!(o->plan_hysteresis >= 0 && o->plan_hysteresis < 1))
+    bad = "plan_hysteresis", v = o->plan_hysteresis;
   if (!bad) return DYNRT_OK;
   if (errbuf) snprintf(errbuf, errlen, "rtm: option %s = %g out of range", bad, v);
   return DYNRT_ERR_INVALID_ARG;
@@ -308,7 +311,7 @@ static dynrt_status build_opts(dynrt_rtm *rtm, dynrt_app *app) {
   app->pts = dynrt__calloc(npts + 1, sizeof *app->pts);
   if (!app->opts || !app->pts) return DYNRT_ERR_NOMEM;
   int fixed = app->fixed_subnet;
-  for (int s = 0; s < ns; s++) {
+  for (int s = 0; s < ns && app->nopts < UINT16_MAX; s++) { /* ostart holds 16 bits */
     const dynrt_oplib_setting *set = dynrt_oplib_setting_at(lib, s);
     int d = 0;
     while (d < rtm->ndom && strcmp(rtm->dom[d].name, set->domain)) d++;
@@ -328,6 +331,7 @@ static dynrt_status build_opts(dynrt_rtm *rtm, dynrt_app *app) {
     if (!dom->shared && (cores < 1 || cores > dom->ncpus)) continue;
     int n = 0;
     const int *par = dynrt_oplib_pareto(lib, s, &n);
+    if (fixed >= 0 ? !dynrt_oplib_lookup(lib, fixed, s) : n == 0) continue;
     rtm_opt *o = &app->opts[app->nopts];
     /* One setting per (domain, OPP, cores): the exact frequency wins over a nearest one. */
     int dup = -1;
@@ -342,11 +346,9 @@ static dynrt_status build_opts(dynrt_rtm *rtm, dynrt_app *app) {
     *o = (rtm_opt){.setting = s, .domain = d, .opp = f, .cores = cores, .pt_off = app->npts};
     if (fixed >= 0) {
       const dynrt_oplib_point *p = dynrt_oplib_lookup(lib, fixed, s);
-      if (!p) continue;
       app->pts[app->npts++] = (rtm_pt){p->latency_mean_ms, p->energy_mj,
                                        dynrt_oplib_subnet_at(lib, fixed)->val_top1, fixed};
     } else {
-      if (n == 0) continue;
       for (int i = 0; i < n; i++) {
         const dynrt_oplib_point *p = dynrt_oplib_lookup(lib, par[i], s);
         app->pts[app->npts++] = (rtm_pt){p->latency_mean_ms, p->energy_mj,

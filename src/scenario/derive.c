@@ -54,7 +54,7 @@ dynrt_status dynrt_scn_derive_oplib(const char *spec, const dynrt_oplib *src,
   if (opts) o = *opts;
   dynrt_platform *p = NULL;
   dynrt_oplib *lib = NULL;
-  dynrt_status st = dynrt_platform_open(spec, &p, errbuf, errlen);
+  dynrt_status st = dynrt_scn_platform_open(spec, &p, errbuf, errlen);
   if (st) return st;
   const dynrt_platform_info *in = dynrt_platform_get_info(p);
   const char *what = "";

@@ -247,13 +247,26 @@ static int find_app(const dynrt_scn *scn, const char *name) {
   return -1;
 }
 
+dynrt_status dynrt_scn_platform_open(const char *spec, dynrt_platform **out, char *errbuf,
+                                     size_t errlen) {
+  if (!strncmp(spec, "sim:", 4)) return dynrt_sim_open(spec + 4, out, errbuf, errlen);
+  dynrt_status st = dynrt_platform_open(spec, out, errbuf, errlen);
+  if (st == DYNRT_OK && !*out) {
+    /* dynrt_platform_open in this tree returns DYNRT_OK without setting *out. */
+    if (errbuf) snprintf(errbuf, errlen, "platform '%s': dynrt_platform_open gave no object", spec);
+    return DYNRT_ERR_INTERNAL;
+  }
+  return st;
+}
+
 /* Capacity (relative to the host core) of domain `dom` of the board file `path`. */
 static dynrt_status work_capacity(reader *r, const char *where, const char *path, const char *dom,
                                   double *cap) {
   char spec[DYNRT_SCN_PATH_MAX + 8], msg[256];
   snprintf(spec, sizeof spec, "sim:%s", path);
   dynrt_platform *p = NULL;
-  if (dynrt_platform_open(spec, &p, msg, sizeof msg)) return fail(r, "%s.platform: %s", where, msg);
+  if (dynrt_scn_platform_open(spec, &p, msg, sizeof msg))
+    return fail(r, "%s.platform: %s", where, msg);
   const dynrt_platform_info *in = dynrt_platform_get_info(p);
   int d = 0;
   while (d < in->ndomains && strcmp(dynrt_platform_domain(p, d)->name, dom)) d++;

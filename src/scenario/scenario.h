@@ -102,6 +102,10 @@ dynrt_status dynrt_scn_load(const char *path, dynrt_scn **out, char *errbuf, siz
 dynrt_status dynrt_scn_parse(const char *json, size_t len, const char *path, dynrt_scn **out,
                              char *errbuf, size_t errlen);
 void dynrt_scn_free(dynrt_scn *scn);
+/* dynrt_platform_open, but "sim:FILE" through dynrt_sim_open; never DYNRT_OK without an
+ * object. */
+dynrt_status dynrt_scn_platform_open(const char *spec, dynrt_platform **out, char *errbuf,
+                                     size_t errlen);
 /* Checks what needs the platform: CPU numbers, domain names, mode names, that each event's
  * cores exist. Messages name the scenario, the field and the value. */
 dynrt_status dynrt_scn_check_platform(const dynrt_scn *scn, dynrt_platform *p, char *errbuf,

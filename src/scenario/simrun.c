@@ -131,7 +131,7 @@ static int domain_by_name(dynrt_platform *p, const char *name) {
 static dynrt_status measure_slowdown(run *R, uint64_t active, int d, double *slow) {
   dynrt_platform *q = NULL;
   *slow = 1;
-  dynrt_status st = dynrt_platform_open(R->scn->platform, &q, NULL, 0);
+  dynrt_status st = dynrt_scn_platform_open(R->scn->platform, &q, NULL, 0);
   if (st) return st;
   dynrt_sim_set_noise(q, 0, 0);
   const dynrt_platform_info *in = dynrt_platform_get_info(q);
@@ -626,7 +626,7 @@ dynrt_status dynrt_scn_run_sim(const dynrt_scn *scn, const char *policy, dynrt_o
   R->errlen = errlen;
   dynrt_log_level old_level = dynrt_log_get_level();
   if (!(opts && opts->verbose) && old_level > DYNRT_LOG_ERROR) dynrt_log_set_level(DYNRT_LOG_ERROR);
-  dynrt_status st = dynrt_platform_open(scn->platform, &R->p, errbuf, errlen);
+  dynrt_status st = dynrt_scn_platform_open(scn->platform, &R->p, errbuf, errlen);
   if (st) goto out;
   const dynrt_platform_info *in = dynrt_platform_get_info(R->p);
   if (!in->simulated) {

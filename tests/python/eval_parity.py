@@ -11,7 +11,7 @@ Self-contained variant (default): the tiny engine fixture and 300 synthetic 32x3
 written as a CIFAR-format file. Real variant (--model M --real): a CIFAR-10 model, 500
 training images to calibrate and the first 1000 validation images (needs data/cifar10).
 
-usage: eval_parity.py DYNRT_BINARY [--model MODEL --real]
+usage: eval_parity.py DYNRT_BINARY [--model MODEL|auto --real]
 Exit 77 (ctest SKIP) when torch or the data is missing.
 """
 import json
@@ -108,8 +108,20 @@ def main():
     model_path = os.path.join(REPO, "tests", "fixtures", "tiny.safetensors")
     if "--model" in args:
         model_path = args[args.index("--model") + 1]
+    if model_path == "auto":
+        # the newest CIFAR-10 super-network in models/ (not the width-only baseline)
+        import glob
+        cands = [p for p in glob.glob(os.path.join(REPO, "models", "cifar10-*.safetensors"))
+                 if "width" not in os.path.basename(p)]
+        if not cands:
+            print("SKIP: no models/cifar10-*.safetensors")
+            return SKIP
+        model_path = max(cands, key=os.path.getmtime)
     torch.set_num_threads(2)
     model = load_dynrt(model_path)
+    # the reference statistics in float64: float32 sums over 10^5-10^6 values per channel
+    # carry rounding of ~1e-4 relative; the C side accumulates in double
+    model64 = load_dynrt(model_path, dtype=torch.float64)
     nc = model.arch["num_classes"]
     tmp = tempfile.mkdtemp(prefix="dynrt-parity-")
     if real:
@@ -140,9 +152,15 @@ def main():
     worst_rel, failures = 0.0, 0
     for cfg, name in zip(cfgs, names):
         model.set_active_subnet(cfg)
+        model64.set_active_subnet(cfg)
         saved = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k}
+        saved64 = {k: v.clone() for k, v in model64.state_dict().items() if "running_" in k}
         with torch.no_grad():
-            model.calibrate_bn(prep(model, xc[i:i + batch], cfg.r) for i in range(0, n_cal, batch))
+            model64.calibrate_bn(prep(model64, xc[i:i + batch], cfg.r).double()
+                                 for i in range(0, n_cal, batch))
+        model.load_state_dict({k: v.float() for k, v in model64.state_dict().items()
+                               if "running_" in k}, strict=False)
+        model64.load_state_dict(saved64, strict=False)
         scale, shift = [], []
         for m, c in bn_modules(model, cfg):
             s = m.weight[:c] / torch.sqrt(m.running_var[:c] + m.eps)

@@ -57,6 +57,11 @@ class TrainSmokeTest(unittest.TestCase):
                 r = train(c, "--resume")
                 self.assertEqual(r.returncode, 0, r.stdout)
                 self.assertEqual(read(model), read(os.path.join(c, "models", "cifar10-smoke.safetensors")))
+            # a fresh run that takes its first phase from another run's phase-end checkpoint
+            with tempfile.TemporaryDirectory() as c:
+                r = train(c, "--init-from", os.path.join(a, "checkpoints", "smoke", "phase0_end.pt"))
+                self.assertEqual(r.returncode, 0, r.stdout)
+                self.assertEqual(read(model), read(os.path.join(c, "models", "cifar10-smoke.safetensors")))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+# offline.cmake - extra registrations of the offline stage (calibrate, eval, profile, search):
+#  - the offline unit tests also run with DYNRT_KERNELS=scalar (calibration and the block
+#    table call the kernel table);
+#  - CLI smoke runs of `dynrt profile` and `dynrt search` on the tiny fixture with synthetic
+#    images (seconds), outputs in the build tree;
+#  - eval_parity_tiny: C calibrate/eval vs the PyTorch reference on the tiny fixture and 300
+#    synthetic images (needs /usr/bin/python3 with torch; skipped otherwise);
+#  - eval_parity_cifar10: the same on real CIFAR-10 images with the newest CIFAR-10 model in
+#    models/ (needs data/cifar10 or $DYNRT_DATA; skipped otherwise). Label "data".
+foreach(t test_calib test_search test_dataset test_offline_profile)
+  if(TARGET ${t})
+    add_test(NAME ${t}_scalar COMMAND ${t})
+    set_tests_properties(${t}_scalar PROPERTIES TIMEOUT 300
+      ENVIRONMENT "DYNRT_KERNELS=scalar;DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  endif()
+endforeach()
+
+set(DYNRT_OFFLINE_OUT ${CMAKE_CURRENT_BINARY_DIR}/offline)
+file(MAKE_DIRECTORY ${DYNRT_OFFLINE_OUT})
+set(DYNRT_TINY ${PROJECT_SOURCE_DIR}/tests/fixtures/tiny.safetensors)
+add_test(NAME offline_cli_profile
+  COMMAND dynrt profile ${DYNRT_TINY} --threads 1,2 --subnets "largest;smallest;random:4:1"
+          --runs 5 --warmup 1 --lut-runs 2 -o ${DYNRT_OFFLINE_OUT}/tiny.profile.json
+          --lut ${DYNRT_OFFLINE_OUT}/tiny.lut.json)
+add_test(NAME offline_cli_calibrate_eval
+  COMMAND sh -c "rm -f $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 | grep -q 'kept 2' && $0 eval $2 --data synthetic:60:2 --subnet 'largest;smallest' --bn $1 --threads 2 --json | grep -q top1_pct"
+          $<TARGET_FILE:dynrt> ${DYNRT_OFFLINE_OUT}/tiny.bn.safetensors ${DYNRT_TINY})
+add_test(NAME offline_cli_search
+  COMMAND dynrt search ${DYNRT_TINY} --train synthetic:60:1 --val synthetic:60:2
+          --test synthetic:60:3 --population 6 --generations 2 --calib-images 20
+          --val-images 30 --final-calib-images 40 --runs 3 --threads 1,2
+          --boards xavier-nx,rpi4 -o ${DYNRT_OFFLINE_OUT}/tiny.oplib.json)
+set_tests_properties(offline_cli_profile offline_cli_calibrate_eval offline_cli_search
+  PROPERTIES TIMEOUT 300 ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+if(EXISTS /usr/bin/python3)
+  add_test(NAME eval_parity_tiny
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py $<TARGET_FILE:dynrt>)
+  add_test(NAME eval_parity_cifar10
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py $<TARGET_FILE:dynrt>
+            --model auto --real)
+  set_tests_properties(eval_parity_tiny eval_parity_cifar10 PROPERTIES TIMEOUT 900
+    SKIP_RETURN_CODE 77 ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  set_tests_properties(eval_parity_cifar10 PROPERTIES LABELS "data")
+endif()

@@ -1,0 +1,158 @@
+/* test_offline_profile.c - latency summaries on known samples, timing a session, the
+ * per-block latency table (coverage of every sub-network, prediction = sum of entries,
+ * its JSON output format). No timing is compared against a number: only structure. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "dynrt/engine.h"
+#include "dynrt/offline.h"
+
+#define TINY DYNRT_SOURCE_DIR "/tests/fixtures/tiny.safetensors"
+
+static void test_summary(void **state) {
+  (void)state;
+  uint64_t ns[20];
+  for (int i = 0; i < 20; i++) ns[i] = (uint64_t)(20 - i) * 1000000u; /* 1..20 ms, reversed */
+  dynrt_latency l;
+  dynrt_latency_summary(ns, 20, &l);
+  assert_int_equal(l.runs, 20);
+  assert_true(fabs(l.median_ms - 10) < 1e-9); /* nearest rank: 10th of 20 */
+  assert_true(fabs(l.p95_ms - 19) < 1e-9);
+  assert_true(fabs(l.min_ms - 1) < 1e-9 && fabs(l.max_ms - 20) < 1e-9);
+  assert_true(fabs(l.mean_ms - 10.5) < 1e-9);
+  assert_true(fabs(l.spread - (19.0 - 1.0) / 10.0) < 1e-9);
+  dynrt_latency_summary(ns, 0, &l);
+  assert_int_equal(l.runs, 0);
+}
+
+static void test_profile_session(void **state) {
+  (void)state;
+  dynrt_model *m;
+  dynrt_session *s;
+  assert_int_equal(dynrt_model_load(TINY, &m, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_session_create(m, NULL, &s, NULL), DYNRT_OK);
+  dynrt_latency l;
+  assert_int_equal(dynrt_profile_session(s, 1, 5, &l), DYNRT_OK);
+  assert_int_equal(l.runs, 5);
+  assert_true(l.min_ms > 0 && l.min_ms <= l.median_ms && l.median_ms <= l.p95_ms &&
+              l.p95_ms <= l.max_ms);
+  assert_int_equal(dynrt_profile_session(s, 0, 0, &l), DYNRT_ERR_INVALID_ARG);
+  dynrt_session_destroy(s);
+  dynrt_model_destroy(m);
+}
+
+static void test_block_table(void **state) {
+  (void)state;
+  dynrt_model *m;
+  dynrt_block_lut *lut;
+  dynrt_error err;
+  assert_int_equal(dynrt_model_load(TINY, &m, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_block_lut_build(m, 0, 2, NULL, NULL, &lut, &err), DYNRT_OK);
+  dynrt_model_info info;
+  dynrt_model_get_info(m, &info);
+  /* at most blocks x r x w x e x k block entries plus stem and head per (r, w) */
+  size_t cap = (size_t)(info.n_blocks * info.n_resolutions * info.n_width_mults *
+                        info.n_expand_ratios * info.n_kernel_sizes) +
+               2u * (size_t)(info.n_resolutions * info.n_width_mults);
+  assert_true(dynrt_block_lut_entries(lut) > 0 && dynrt_block_lut_entries(lut) <= cap);
+  /* every sub-network is covered: 200 random ones and the extremes */
+  dynrt_subnet c;
+  uint64_t rng = 5;
+  for (int i = 0; i < 200; i++) {
+    dynrt_subnet_sample(m, &rng, &c);
+    assert_true(dynrt_block_lut_predict(lut, &c) > 0);
+  }
+  dynrt_subnet big, small;
+  dynrt_subnet_largest(m, &big);
+  dynrt_subnet_smallest(m, &small);
+  assert_true(dynrt_block_lut_predict(lut, &big) > 0);
+  assert_true(dynrt_block_lut_predict(lut, &small) > 0);
+  c = big;
+  c.r = 17;
+  assert_true(dynrt_block_lut_predict(lut, &c) < 0);
+  /* JSON format */
+  char path[] = "/tmp/dynrt_test_lut_XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  assert_int_equal(dynrt_block_lut_save(lut, path, &err), DYNRT_OK);
+  FILE *f = fopen(path, "rb");
+  char *text = calloc(1, 1 << 20);
+  size_t n = fread(text, 1, (1 << 20) - 1, f);
+  fclose(f);
+  unlink(path);
+  assert_true(n > 0);
+  cJSON *root = cJSON_Parse(text);
+  assert_non_null(root);
+  assert_string_equal(cJSON_GetObjectItem(root, "format")->valuestring, "dynrt-block-lut");
+  const cJSON *arr = cJSON_GetObjectItem(root, "entries");
+  assert_int_equal((size_t)cJSON_GetArraySize(arr), dynrt_block_lut_entries(lut));
+  int blocks = 0, stems = 0, heads = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    const char *kind = cJSON_GetObjectItem(e, "kind")->valuestring;
+    assert_true(cJSON_GetObjectItem(e, "ns")->valuedouble > 0);
+    if (!strcmp(kind, "block")) {
+      blocks++;
+      assert_non_null(cJSON_GetObjectItem(e, "cin"));
+      assert_non_null(cJSON_GetObjectItem(e, "mid"));
+      assert_non_null(cJSON_GetObjectItem(e, "cout"));
+      assert_non_null(cJSON_GetObjectItem(e, "k"));
+      assert_non_null(cJSON_GetObjectItem(e, "stride"));
+      assert_non_null(cJSON_GetObjectItem(e, "se"));
+      assert_non_null(cJSON_GetObjectItem(e, "act"));
+      assert_non_null(cJSON_GetObjectItem(e, "input"));
+    } else if (!strcmp(kind, "stem+first")) {
+      stems++;
+    } else {
+      assert_string_equal(kind, "head");
+      heads++;
+    }
+  }
+  assert_int_equal(stems, info.n_resolutions * info.n_width_mults);
+  assert_int_equal(heads, info.n_resolutions * info.n_width_mults);
+  assert_true(blocks > 0);
+  cJSON_Delete(root);
+  /* load it back: identical predictions; a table of another model is refused */
+  char p2[] = "/tmp/dynrt_test_lut2_XXXXXX";
+  fd = mkstemp(p2);
+  close(fd);
+  assert_int_equal(dynrt_block_lut_save(lut, p2, &err), DYNRT_OK);
+  dynrt_block_lut *back = NULL;
+  assert_int_equal(dynrt_block_lut_load(m, p2, &back, &err), DYNRT_OK);
+  rng = 11;
+  for (int i = 0; i < 50; i++) {
+    dynrt_subnet_sample(m, &rng, &c);
+    assert_true(fabs(dynrt_block_lut_predict(lut, &c) - dynrt_block_lut_predict(back, &c)) <=
+                1e-6 * dynrt_block_lut_predict(lut, &c));
+  }
+  dynrt_block_lut_destroy(back);
+  f = fopen(p2, "w");
+  fputs("{\"format\": \"dynrt-block-lut\", \"entries\": []}", f);
+  fclose(f);
+  assert_int_equal(dynrt_block_lut_load(m, p2, &back, &err), DYNRT_ERR_FORMAT);
+  assert_null(back);
+  unlink(p2);
+  free(text);
+  dynrt_block_lut_destroy(lut);
+  dynrt_block_lut_destroy(NULL);
+  dynrt_model_destroy(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_profile_session),
+      cmocka_unit_test(test_block_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
