@@ -59,6 +59,20 @@ test-tsan: deps
 
 test: test-quick test-asan test-tsan
 
+# Cross build for AArch64 and the C test suite under qemu-aarch64 (NEON kernels against the
+# scalar reference; correctness only). Installs the cross tools and arm64 libraries as root.
+.PHONY: test-aarch64
+test-aarch64:
+	scripts/test-aarch64
+
+# The main job: the two-model scenario on the simulated Xavier NX with every policy side by
+# side (same seed), a short real run on this machine, the comparison tables, and one report.
+DEMO_OUT ?= results/demo
+demo: build
+	./$(BUILD)/dynrt sim scenarios/xavier-gpu-two-models.json --policy all --out $(DEMO_OUT)/sim
+	./$(BUILD)/dynrt run scenarios/host-real-short.json --out $(DEMO_OUT)/real
+	./$(BUILD)/dynrt report $(DEMO_OUT)/sim $(DEMO_OUT)/real -o $(DEMO_OUT)/report.html
+
 bench: bench-deps build
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 

@@ -172,8 +172,9 @@ static void case_label(const bcase *c, char *buf, size_t size) {
 }
 
 static float *rand_buf(size_t n) {
-  /* 64 bytes of slack: XNNPACK may read up to XNN_EXTRA_BYTES past a tensor. */
-  float *p = malloc(n * sizeof(float) + 64);
+  /* Cache-line aligned, as the engine's arena and weight blobs are; 64 bytes of slack:
+   * XNNPACK may read up to XNN_EXTRA_BYTES past a tensor. */
+  float *p = aligned_alloc(64, DYNRT_ROUND_UP(n * sizeof(float) + 64, 64));
   if (!p) {
     fprintf(stderr, "bench_kernels: out of memory\n");
     exit(1);
@@ -193,6 +194,7 @@ typedef struct runner {
   const dynrt_kernels *tab;
   dynrt_gemm_args g;
   dynrt_dw_args d;
+  float *wcopy; /* a runner's own weights: no runner finds another's in cache */
 } runner;
 
 static void run_dynrt(runner *r) {
@@ -208,6 +210,10 @@ typedef struct bufs {
 } bufs;
 
 static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
+  size_t wn =
+      c->kind == CASE_DW ? c->ks * c->ks * c->nmax : dynrt__gemm_packed_size(c->nmax, c->kmax);
+  r->wcopy = rand_buf(wn);
+  memcpy(r->wcopy, b->wpacked, wn * sizeof(float));
   if (c->kind == CASE_DW) {
     size_t p = 3, cs = c->nmax, rs = (c->w + 2 * p) * cs;
     size_t ow = (c->w - 1) / c->stride + 1, oh = (c->h - 1) / c->stride + 1;
@@ -219,7 +225,7 @@ static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
                        b->in_bordered + p * rs + p * cs,
                        rs,
                        cs,
-                       b->wpacked,
+                       r->wcopy,
                        c->nmax,
                        b->scale,
                        b->bias,
@@ -232,10 +238,9 @@ static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
                        NULL};
     r->d = d;
   } else {
-    dynrt_gemm_args g = {c->h * c->w, c->n,    c->k,           b->in,
-                         c->kmax,     NULL,    b->wpacked,     c->kmax * DYNRT_NR,
-                         b->scale,    b->bias, DYNRT_ACT_RELU, NULL,
-                         0,           b->out,  c->nmax};
+    dynrt_gemm_args g = {
+        c->h * c->w, c->n,    c->k,           b->in, c->kmax, NULL,   r->wcopy, c->kmax * DYNRT_NR,
+        b->scale,    b->bias, DYNRT_ACT_RELU, NULL,  0,       b->out, c->nmax};
     r->g = g;
   }
   r->run = run_dynrt;
@@ -404,7 +409,9 @@ static void bench_case(const bcase *c, size_t reps, double peak_best, double pea
   if (c->kind == CASE_DW) {
     size_t p = 3;
     b.in = rand_buf(m * c->n);
-    b.in_bordered = calloc((c->h + 2 * p) * (c->w + 2 * p) * nmax + 16, sizeof(float));
+    size_t nb = (c->h + 2 * p) * (c->w + 2 * p) * nmax + 16;
+    b.in_bordered = aligned_alloc(64, DYNRT_ROUND_UP(nb * sizeof(float), 64));
+    memset(b.in_bordered, 0, nb * sizeof(float));
     for (size_t y = 0; y < c->h; y++)
       for (size_t x = 0; x < c->w; x++)
         memcpy(b.in_bordered + ((y + p) * (c->w + 2 * p) + x + p) * nmax,
@@ -466,15 +473,26 @@ static void bench_case(const bcase *c, size_t reps, double peak_best, double pea
   size_t batch = once > 100000.0 ? 1 : (size_t)(100000.0 / (once + 1.0)) + 1;
   double *samples = malloc(reps * MAX_RUNNERS * sizeof(double));
   size_t warm = reps / 10 + 2;
-  for (size_t rep = 0; rep < warm + reps; rep++)
+  uint32_t lcg = 12345u;
+  for (size_t rep = 0; rep < warm + reps; rep++) {
+    /* A fresh random order each repetition, so that no runner always follows the same
+     * one (and finds the caches and clocks that runner left behind). */
+    size_t order[MAX_RUNNERS];
+    for (size_t j = 0; j < nr; j++) order[j] = j;
+    for (size_t j = nr; j > 1; j--) {
+      lcg = lcg * 1664525u + 1013904223u;
+      size_t t = (lcg >> 8) % j, tmp = order[j - 1];
+      order[j - 1] = order[t], order[t] = tmp;
+    }
     for (size_t j = 0; j < nr; j++) {
-      runner *r = &rs[(j + rep) % nr]; /* rotate who runs first */
+      runner *r = &rs[order[j]];
       if (!r->ok) continue;
       uint64_t s0 = dynrt_now_ns();
       for (size_t i = 0; i < batch; i++) r->run(r);
       uint64_t s1 = dynrt_now_ns();
       if (rep >= warm) samples[(size_t)(r - rs) * reps + rep - warm] = (double)(s1 - s0) / batch;
     }
+  }
 
   char label[64];
   case_label(c, label, sizeof label);
@@ -504,6 +522,7 @@ static void bench_case(const bcase *c, size_t reps, double peak_best, double pea
 #ifdef DYNRT_BENCH_DNNL
   if (peers) dnnl_teardown(&rs[di]);
 #endif
+  for (size_t j = 0; j < nr; j++) free(rs[j].wcopy);
   free(samples);
   free(b.in), free(b.in_bordered), free(b.wsrc), free(b.wpacked), free(b.bias), free(b.scale);
   free(b.out);

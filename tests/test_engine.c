@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "core/core.h"
 #include "engine/engine_int.h"
@@ -98,9 +99,26 @@ static void parity(const char *model, const char *golden, int threads) {
     for (int b = 0; b < f.cases[i].cfg.n_blocks; b++) ks[f.cases[i].cfg.k[b]] = 1;
     res_seen[f.cases[i].r == f.m->arch.res[0]] = 1;
   }
-  /* the golden set must cover every kernel size and two resolutions */
+  /* the golden set must cover the largest and smallest sub-networks, every kernel size,
+   * every depth of every stage and two resolutions */
   assert_true(ks[3] && ks[5] && ks[7]);
   assert_true(res_seen[0] && res_seen[1]);
+  dynrt_subnet big, small;
+  dynrt_subnet_largest(f.m, &big);
+  dynrt_subnet_smallest(f.m, &small);
+  int have_big = 0, have_small = 0;
+  for (int i = 0; i < f.n; i++) {
+    have_big |= dynrt_subnet_equal(f.m, &f.cases[i].cfg, &big);
+    have_small |= dynrt_subnet_equal(f.m, &f.cases[i].cfg, &small);
+  }
+  assert_true(have_big && have_small);
+  for (int st = 0; st < f.m->arch.n_stages; st++)
+    for (int di = 0; di < f.m->arch.stages[st].n_depths; di++) {
+      int seen = 0;
+      for (int i = 0; i < f.n; i++) seen |= f.cases[i].cfg.d[st] == f.m->arch.stages[st].depths[di];
+      if (!seen)
+        fail_msg("%s: no case with d[%d] = %d", model, st, f.m->arch.stages[st].depths[di]);
+    }
   dynrt_session_destroy(s);
   fixture_free(&f);
 }
@@ -283,10 +301,36 @@ static void test_alloc_failures(void **state) {
     dynrt_alloc_fail_after(0, 0);
     dynrt_session_destroy(s);
     dynrt_model_destroy(m);
-    if (!st) return; /* n exceeded the allocations needed: every earlier one was covered */
+    if (!st) break; /* n exceeded the allocations needed: every earlier one was covered */
     assert_int_equal(st, DYNRT_ERR_NOMEM);
+    assert_true(n < 399);
   }
-  fail_msg("load + session needed more than 400 allocations");
+  /* BN tables: every allocation of create / from_stats may fail, leaving *out NULL */
+  dynrt_model *m = load_fixture("tiny.safetensors");
+  assert_non_null(m);
+  dynrt_subnet c;
+  dynrt_subnet_largest(m, &c);
+  size_t total;
+  assert_int_equal(dynrt_bn_layout(m, &c, NULL, 0, NULL, &total, NULL), 0);
+  float *ones = malloc(total * sizeof(float));
+  for (size_t i = 0; i < total; i++) ones[i] = 1.0f;
+  for (int which = 0; which < 2; which++)
+    for (uint64_t n = 1;; n++) {
+      dynrt_bn_table *t = (dynrt_bn_table *)1;
+      dynrt_alloc_fail_after(n, 1);
+      dynrt_status st = which ? dynrt_bn_table_from_stats(m, &c, ones, ones, &t, NULL)
+                              : dynrt_bn_table_create(m, &c, ones, ones, &t, NULL);
+      dynrt_alloc_fail_after(0, 0);
+      if (!st) {
+        dynrt_bn_table_destroy(t);
+        break;
+      }
+      assert_int_equal(st, DYNRT_ERR_NOMEM);
+      assert_null(t);
+      assert_true(n < 10);
+    }
+  free(ones);
+  dynrt_model_destroy(m);
 }
 
 /* kernel_transform false: the 3x3 kernels are the centre of the 5x5 ones, bit for bit
@@ -362,6 +406,80 @@ static void test_preprocess(void **state) {
   for (int i = 0; i < 16 * 16; i++) assert_true(crop[i * 3 + 2] == 30.0f);
 }
 
+/* One model shared by threads, each with its own session; plus concurrent loads. */
+typedef struct shared_job {
+  const fixture *f;
+  int first;
+  double worst;
+  int load_ok;
+} shared_job;
+
+static void *shared_worker(void *arg) {
+  shared_job *j = arg;
+  dynrt_session *s;
+  if (dynrt_session_create(j->f->m, NULL, &s, NULL)) return NULL;
+  for (int rep = 0; rep < 3; rep++)
+    for (int i = j->first; i < j->f->n; i += 2) {
+      const golden_case *gc = &j->f->cases[i];
+      if (dynrt_session_set_subnet(s, &gc->cfg, NULL) ||
+          dynrt_session_run_tensor(s, gc->input, gc->r))
+        j->worst = 1e9;
+      double e = rel_err(dynrt_session_logits(s, NULL), gc->logits, gc->n_logits);
+      if (e > j->worst) j->worst = e;
+    }
+  dynrt_session_destroy(s);
+  dynrt_model *m = load_fixture("tiny_w.safetensors");
+  j->load_ok = m != NULL;
+  dynrt_model_destroy(m);
+  return NULL;
+}
+
+static void test_shared_model(void **state) {
+  (void)state;
+  fixture f;
+  fixture_load(&f, "tiny.safetensors", "tiny_golden.json");
+  shared_job jobs[2] = {{&f, 0, 0, 0}, {&f, 1, 0, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, shared_worker, &jobs[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++) {
+    assert_true(jobs[i].worst <= TOL);
+    assert_true(jobs[i].load_ok);
+  }
+  fixture_free(&f);
+}
+
+/* Thread count changes between inferences without changing results; a borrowed pool is
+ * left to its owner. */
+static void test_threads(void **state) {
+  (void)state;
+  fixture f;
+  fixture_load(&f, "tiny_w.safetensors", "tiny_w_golden.json");
+  dynrt_session *s;
+  dynrt_session_options o = {NULL, 2, 2};
+  assert_int_equal(dynrt_session_create(f.m, &o, &s, NULL), 0);
+  assert_int_equal(dynrt_session_threads(s), 2);
+  for (int i = 0; i < f.n; i++) {
+    int n = 1 + (i & 1);
+    assert_int_equal(dynrt_session_set_threads(s, n, NULL), 0);
+    assert_int_equal(dynrt_session_threads(s), n);
+    assert_true(run_case(s, &f.cases[i]) <= TOL);
+  }
+  assert_int_equal(dynrt_session_set_threads(s, 3, NULL), DYNRT_ERR_INVALID_ARG);
+  assert_non_null(strstr(dynrt_session_errmsg(s), "threads = 3 not in 1..2"));
+  dynrt_session_destroy(s);
+  dynrt_pool *pool;
+  assert_int_equal(dynrt_pool_create(2, &pool), 0);
+  dynrt_session_options b = {pool, 0, 0};
+  assert_int_equal(dynrt_session_create(f.m, &b, &s, NULL), 0);
+  assert_int_equal(dynrt_session_set_threads(s, 1, NULL), DYNRT_ERR_STATE);
+  assert_true(run_case(s, &f.cases[0]) <= TOL);
+  dynrt_session_destroy(s);
+  dynrt_pool_destroy(pool);
+  fixture_free(&f);
+}
+
 static void test_destroy_null(void **state) {
   (void)state;
   dynrt_model_destroy(NULL);
@@ -375,7 +493,8 @@ int main(void) {
       cmocka_unit_test(test_parity_threads), cmocka_unit_test(test_switching),
       cmocka_unit_test(test_bn_table),       cmocka_unit_test(test_image_input),
       cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_centre_crop),
-      cmocka_unit_test(test_preprocess),     cmocka_unit_test(test_destroy_null),
+      cmocka_unit_test(test_preprocess),     cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_shared_model),   cmocka_unit_test(test_destroy_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

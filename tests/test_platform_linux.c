@@ -731,6 +731,47 @@ static void test_thermal_garbage_zones(void **state) {
   dynrt_platform_close(p);
 }
 
+static void test_allocation_failures(void **state) {
+  fixture *fx = *state;
+  fk_board_xavier_nx(fx->root, 4);
+  /* Every allocation of open in turn fails: a clean error or a working object, no leak. */
+  for (uint64_t n = 1; n <= 6; n++) {
+    dynrt_platform *p = NULL;
+    dynrt_alloc_fail_after(n, 0);
+    dynrt_status st = fk_platform_open(fx->spec, &p, NULL, 0);
+    dynrt_alloc_fail_after(0, 0);
+    if (st == DYNRT_OK) {
+      uint64_t uj;
+      dynrt_status e = dynrt_platform_read_energy(p, &uj);
+      assert_true(e == DYNRT_OK || e == DYNRT_ERR_NOMEM);
+      dynrt_platform_close(p);
+    } else {
+      assert_int_equal(st, DYNRT_ERR_NOMEM);
+      assert_null(p);
+    }
+  }
+}
+
+/* The running system, read only: either no cpufreq (this VM: the host backend is the one to
+ * use) or domains that open and close without a single write. */
+static void test_this_machine_read_only(void **state) {
+  (void)state;
+  fk_kernel_stop();
+  if (!dynrt__sysfs_exists("/sys/devices/system/cpu/cpufreq/policy0")) {
+    dynrt_platform *p = NULL;
+    char err[256];
+    assert_int_equal(dynrt_platform_open("linux", &p, err, sizeof err), DYNRT_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "host backend"));
+    return;
+  }
+  dynrt_platform *p = NULL;
+  assert_int_equal(fk_platform_open("linux", &p, NULL, 0), DYNRT_OK);
+  assert_true(dynrt_platform_get_info(p)->ndomains >= 1);
+  uint32_t f;
+  (void)dynrt_platform_get_freq(p, 0, &f);
+  dynrt_platform_close(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_discover_xavier_nx, setup, teardown),
@@ -753,6 +794,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_online_cpus_and_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_util_from_proc_stat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_thermal_garbage_zones, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_this_machine_read_only, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,9 @@ typedef struct dynrt_subnet {
  * DYNRT_ERR_NOMEM.
  */
 DYNRT_API dynrt_status dynrt_model_load(const char *path, dynrt_model **out, dynrt_error *err);
-/* Same from memory (data need only live during the call); name appears in messages. */
+/* Same from memory (data need only live during the call); name appears in messages.
+ * Both may run in several threads at once (each load is independent; cJSON, used for the
+ * header, resets a process-wide error record on every parse, which is harmless). */
 DYNRT_API dynrt_status dynrt_model_load_memory(const void *data, size_t size, const char *name,
                                                dynrt_model **out, dynrt_error *err);
 /* NULL is a no-op. No session or BN table of the model may be in use. */
@@ -191,8 +193,11 @@ typedef struct dynrt_session_options {
 
 /*
  * Creates a session with its arena planned for the largest sub-network at the largest
- * resolution; the active sub-network starts as the largest with the file's BN statistics.
- * opts may be NULL (own pool, one thread).
+ * resolution (the only allocation it ever makes besides its own pool); the active
+ * sub-network starts as the largest with the file's BN statistics. opts may be NULL (own
+ * pool, one thread). Decision: a session owns its pool unless one is lent, so a runtime
+ * manager can give each application its own cores and thread count; a lent pool lets several
+ * sessions of one application share threads (one session runs at a time on it).
  */
 DYNRT_API dynrt_status dynrt_session_create(const dynrt_model *model,
                                             const dynrt_session_options *opts, dynrt_session **out,
@@ -212,26 +217,33 @@ DYNRT_API dynrt_status dynrt_session_set_subnet(dynrt_session *session, const dy
 DYNRT_API void dynrt_session_get_subnet(const dynrt_session *session, dynrt_subnet *out);
 
 /* Own pool only (DYNRT_ERR_STATE with a borrowed one): use n threads from the next
- * inference, thread i on cpus[i] (cpus may be NULL: unpinned). No thread is created. */
+ * inference, thread i on cpus[i] (cpus may be NULL: unpinned). No thread is created.
+ * DYNRT_ERR_INVALID_ARG if n is not in 1..max_threads; a core that cannot be used gives the
+ * pool's status and message, and the thread count still changes (see dynrt/pool.h). */
 DYNRT_API dynrt_status dynrt_session_set_threads(dynrt_session *session, int n, const int *cpus);
 DYNRT_API int dynrt_session_threads(const dynrt_session *session);
 
 /*
  * Runs the active sub-network on an 8-bit RGB image (HWC, row_stride bytes per row,
  * any size >= 1x1): resize (bilinear, half-pixel centres, no antialiasing) so that the
- * shorter side is ceil(r / resize_ratio), centre crop r x r, scale to [0,1], normalise.
- * resize_ratio 1 resizes straight to r x r.
+ * shorter side is ceil(r / resize_ratio), centre crop r x r, scale to [0,1], normalise
+ * (docs/formats.md §1.5). resize_ratio 1 resizes straight to r x r. DYNRT_ERR_INVALID_ARG for
+ * a NULL image, a size below 1 or a row stride below width * 3.
  */
 DYNRT_API dynrt_status dynrt_session_run_image(dynrt_session *session, const uint8_t *rgb,
                                                int width, int height, size_t row_stride);
-/* Runs on an already preprocessed float NHWC tensor [r][r][3] (r = active resolution). */
+/* Runs on an already preprocessed float NHWC tensor [r][r][3] (r = active resolution;
+ * DYNRT_ERR_INVALID_ARG otherwise). Neither run allocates. The first run after a change of
+ * resolution, or of a spatial level's width, re-zeroes the borders of the affected buffers. */
 DYNRT_API dynrt_status dynrt_session_run_tensor(dynrt_session *session, const float *nhwc, int r);
 /* Logits of the last run ([num_classes], owned by the session, valid until the next run or
  * destroy); NULL before the first run. */
 DYNRT_API const float *dynrt_session_logits(const dynrt_session *session, size_t *n);
-/* Softmax of the last logits into probs[num_classes]. */
+/* Softmax of the last logits into probs[num_classes] (n >= num_classes). DYNRT_ERR_STATE
+ * before the first run. */
 DYNRT_API dynrt_status dynrt_session_probs(const dynrt_session *session, float *probs, size_t n);
-/* The k most probable classes, descending, with their probabilities (prob may be NULL). */
+/* The k most probable classes (1 <= k <= min(num_classes, 64)), descending, with their
+ * probabilities (prob may be NULL). DYNRT_ERR_STATE before the first run. */
 DYNRT_API dynrt_status dynrt_session_topk(const dynrt_session *session, size_t k, int *classes,
                                           float *prob);
 

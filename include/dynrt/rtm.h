@@ -28,8 +28,9 @@
  *                         settle rule), under GOV (default schedutil)
  *   "dvfs-only"           largest sub-network, our level 2 picks frequencies and cores
  *   "oracle"              knows the future (dynrt_rtm_oracle_add): true slowdowns and
- *                         requirement changes applied at their exact time, no margins;
- *                         the bound the others are compared against
+ *                         requirement changes applied at their exact time (same latency
+ *                         margin against per-inference noise); the bound the others are
+ *                         compared against
  *
  * Time: every time is in ns of the platform's clock (dynrt_platform_now: monotonic on real
  * platforms, virtual in the simulator). Energy in µJ like the platform.
@@ -88,6 +89,9 @@ typedef struct dynrt_rtm_options {
   /* Level 2 keeps the current grants while they meet every requirement and cost at most
    * this fraction more than the new optimum (no churn on estimator noise); 0.03. 0: off. */
   double plan_hysteresis;
+  /* Plans and level-1 fits use slowdown estimate + this many standard deviations of the
+   * measured scatter around it (noise, periodic contention); 1.5. 0: the estimate alone. */
+  double slowdown_sigmas;
 } dynrt_rtm_options;
 
 /* Fills the defaults above. */

@@ -1,7 +1,7 @@
 /* cmd_calibrate.c - `dynrt calibrate`: recomputes the BatchNorm statistics of each listed
  * sub-network on training images and writes the BN-table sidecar (docs/formats.md
- * "BN tables"). Resumable: sub-networks already in the output file with the same image
- * count are kept, and the file is rewritten (atomically) after every sub-network. */
+ * "BN tables"). Resumable: sub-networks already in the output file are kept, and the
+ * file is rewritten (atomically) after every sub-network. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,8 @@ static int usage(int code) {
       "  Once-for-All's set_running_statistics) on the first --images images of --data.\n"
       "  LIST: configs, largest, smallest, random:N[:SEED], separated by ';' (or a file,\n"
       "  one per line). Default output: MODEL with .safetensors -> .bn.safetensors.\n"
-      "  An existing output is resumed: tables already there (same image count) are kept.\n");
+      "  An existing output is resumed: tables already there are kept (remove the file to\n"
+      "  recalibrate them).\n");
   return code;
 }
 

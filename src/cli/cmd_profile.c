@@ -174,33 +174,37 @@ int dynrt_cmd_profile(int argc, char **argv) {
     goto done;
   }
   for (int t = 0; t < nth; t++) {
-    /* thread speed-up of the table: 1 thread none; else leave-one-out median ratio */
-    for (int i = 0; i < n; i++) {
-      double k = 1.0;
-      if (th[t] > 1) {
-        int c = 0;
-        for (int j = 0; j < n; j++)
-          if (j != i) ratios[c++] = lat[j * nth + t].median_ms / pred1[j];
-        k = c ? median(ratios, c) : 1.0;
+    /* raw (one thread only): the table's sum; fitted (every thread count): the table x
+     * the median measured/predicted ratio of the other sub-networks (leave-one-out) */
+    for (int fit = th[t] == 1 ? 0 : 1; fit <= 1; fit++) {
+      for (int i = 0; i < n; i++) {
+        double k = 1.0;
+        if (fit) {
+          int c = 0;
+          for (int j = 0; j < n; j++)
+            if (j != i) ratios[c++] = lat[j * nth + t].median_ms / pred1[j];
+          k = c ? median(ratios, c) : 1.0;
+        }
+        double pv = pred1[i] * k;
+        if (fit == (th[t] == 1 ? 0 : 1)) pred[i * nth + t] = pv;
+        errs[i] = fabs(pv - lat[i * nth + t].median_ms) / lat[i * nth + t].median_ms;
       }
-      pred[i * nth + t] = pred1[i] * k;
-      errs[i] = fabs(pred[i * nth + t] - lat[i * nth + t].median_ms) / lat[i * nth + t].median_ms;
+      double mx = 0;
+      for (int i = 0; i < n; i++) mx = errs[i] > mx ? errs[i] : mx;
+      double md = median(errs, n);
+      const char *method = fit ? "block table x leave-one-out median measured/predicted ratio "
+                                 "(fitted)"
+                               : "sum of block-table entries (no fitting)";
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "threads", th[t]);
+      cJSON_AddStringToObject(o, "method", method);
+      cJSON_AddNumberToObject(o, "median_abs_error_pct", 100 * md);
+      cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
+      cJSON_AddItemToArray(pe, o);
+      printf("prediction, %d thread(s), %s: median |error| %.2f%%, max %.2f%% over %d "
+             "sub-networks\n",
+             th[t], method, 100 * md, 100 * mx, n);
     }
-    double mx = 0;
-    for (int i = 0; i < n; i++) mx = errs[i] > mx ? errs[i] : mx;
-    double md = median(errs, n);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "threads", th[t]);
-    cJSON_AddStringToObject(o, "method",
-                            th[t] == 1 ? "sum of block-table entries"
-                                       : "block table x leave-one-out median "
-                                         "speed-up (fitted)");
-    cJSON_AddNumberToObject(o, "median_abs_error_pct", 100 * md);
-    cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
-    cJSON_AddItemToArray(pe, o);
-    printf("prediction, %d thread(s) (%s): median |error| %.2f%%, max %.2f%% over %d "
-           "sub-networks\n",
-           th[t], th[t] == 1 ? "block table" : "table x fitted speed-up", 100 * md, 100 * mx, n);
   }
   printf("%-18s %8s %3s %9s %9s %8s %8s %10s %9s\n", "sub-network id", "MMACs", "thr", "median ms",
          "p95 ms", "spread", "pred ms", "energy mJ", "");
@@ -230,10 +234,13 @@ int dynrt_cmd_profile(int argc, char **argv) {
         cJSON_AddBoolToObject(x, "energy_modelled", modelled);
       }
       cJSON_AddItemToArray(ta, x);
-      printf("%-18s %8.2f %3d %9.3f %9.3f %8.2f %8.3f %10.3f %9s\n", key,
+      char es[32] = "         -";
+      if (energy[i * nth + t] > 0)
+        snprintf(es, sizeof es, "%10.3f %s", energy[i * nth + t],
+                 modelled ? "modelled" : "measured");
+      printf("%-18s %8.2f %3d %9.3f %9.3f %8.2f %8.3f %s\n", key,
              (double)dynrt_subnet_macs(m, &cfg[i]) * 1e-6, th[t], l->median_ms, l->p95_ms,
-             l->spread, pred[i * nth + t], energy[i * nth + t],
-             energy[i * nth + t] > 0 ? (modelled ? "modelled" : "measured") : "");
+             l->spread, pred[i * nth + t], es);
     }
     cJSON_AddItemToArray(arr, o);
   }

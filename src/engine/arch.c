@@ -382,7 +382,7 @@ dynrt_status dynrt__arch_parse(dynrt__arch *a, const char *json, size_t len, con
       goto done;
     }
     for (int i = 0; i < 3; i++) {
-      char fi[40];
+      char fi[48];
       snprintf(fi, sizeof fi, "%s[%d]", f, i);
       double d;
       if ((st = get_num(c, cJSON_GetArrayItem(v, i), fi, which ? 0 : -1e3, 1e3, which, &d)))

@@ -567,7 +567,7 @@ static dynrt_status table_alloc(const dynrt_model *m, const dynrt_subnet *cfg, d
   if (!t) return dynrt__seterr(e, DYNRT_ERR_NOMEM, "bn: no memory");
   int ch[DYNRT__BN_MAX];
   t->model = m;
-  t->cfg = canon;
+  memcpy(&t->cfg, &canon, sizeof canon); /* padding included: tables compare with memcmp */
   t->n_layers = dynrt__bn_active(m, x, t->layer_id, ch);
   size_t n = 0;
   for (int i = 0; i < t->n_layers; i++) {

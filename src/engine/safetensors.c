@@ -1,7 +1,9 @@
 /*
  * safetensors.c - maps a model file and validates its safetensors header: length, JSON
  * bounds, every tensor's dtype, shape and byte range, and overlaps. It trusts nothing in
- * the file and never interprets tensor values (that is model.c's job).
+ * the file and never interprets tensor values (that is model.c's job). The JSON is parsed by
+ * cJSON, which allocates with malloc (its hooks are process-wide, so dynrt leaves them alone);
+ * only the nesting pre-check keeps its recursion bounded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,9 +198,9 @@ static dynrt_status parse_header(dynrt__st_file *f, dynrt_err *err) {
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
   if (!root) {
-    size_t at = end ? (size_t)(end - text) : 0;
-    const char *bad = cJSON_GetErrorPtr();
-    if (bad && bad >= text && bad <= text + n) at = (size_t)(bad - text);
+    /* cJSON sets `end` to the error position; cJSON_GetErrorPtr() is a process-global and
+     * would race between threads loading models. */
+    size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
     return dynrt__seterr(err, DYNRT_ERR_FORMAT, "%s: header is not valid JSON (at byte %zu)",
                          f->path, at);
   }

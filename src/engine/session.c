@@ -4,10 +4,11 @@
  * pointers into the shared packed weights, and the inference loop over the kernel table.
  * Nothing on the switch or inference path allocates, copies weights or repacks.
  *
- * Activation layout (engine-notes §3): NHWC; each tensor's channel stride is its file
- * width rounded to 16, so every sub-network uses channel prefixes in place. Depthwise
- * inputs live in zero-bordered buffers (border 3), one per spatial level, whose borders
- * are zeroed only when the resolution changes.
+ * Activation layout (engine-notes §3): NHWC. Weights are shared, activations are not, so each
+ * activation's channel stride is the active width rounded to 16 (a sub-network's layout is
+ * the one its stand-alone model would have) while the arena is sized with the file widths.
+ * Depthwise inputs live in zero-bordered buffers (border 3), one per spatial level; a level's
+ * border is re-zeroed only when its geometry (resolution, stride) changes.
  */
 #include <math.h>
 #include <string.h>
@@ -61,8 +62,8 @@ struct dynrt_session {
   float *x[2]; /* compact block inputs/outputs */
   float *d;    /* compact depthwise / head-expand output */
   float *se_sum, *se_hidden, *se_scale, *gap, *mix, *logits;
-  int zeroed_r;                 /* resolution whose input border is zero, 0 = none */
-  int z_h[MAX_LEVELS];          /* geometry whose border is zero, per level */
+  int zeroed_r;        /* resolution whose input border is zero, 0 = none */
+  int z_h[MAX_LEVELS]; /* geometry whose border is zero, per level */
   size_t z_cs[MAX_LEVELS];
   int have_logits;
   dynrt_session_stats stats;
@@ -716,7 +717,9 @@ dynrt_status dynrt_session_set_subnet(dynrt_session *s, const dynrt_subnet *cfg,
   return DYNRT_OK;
 }
 
-void dynrt_session_get_subnet(const dynrt_session *s, dynrt_subnet *out) { *out = s->cur->cfg; }
+void dynrt_session_get_subnet(const dynrt_session *s, dynrt_subnet *out) {
+  memcpy(out, &s->cur->cfg, sizeof *out);
+}
 
 dynrt_status dynrt_session_set_threads(dynrt_session *s, int n, const int *cpus) {
   if (!s) return DYNRT_ERR_INVALID_ARG;

@@ -342,7 +342,7 @@ dynrt_status dynrt_subnet_parse(const dynrt_model *model, const char *str, dynrt
     e.status = st = DYNRT_ERR_FORMAT;
     goto fail;
   }
-  *out = c;
+  memcpy(out, &c, sizeof c); /* padding included: configs compare with memcmp */
   return DYNRT_OK;
 fail:
   copy_err(err, &e);

@@ -2,13 +2,15 @@
  * gemm_tmpl.h - the SIMD GEMM (1x1 convolution / fully connected) template, compiled once
  * per ISA (see simd_tmpl.h). Semantics are those of dynrt_gemm_args in kernels.h.
  *
- * Loop order: column blocks of 2*VW (two panels with AVX-512, one with AVX2) outside, row
- * tiles of GEMM_MR inside, so each weight panel is streamed from memory once per call and
- * the row tiles reuse it from L1/L2. Each tile keeps GEMM_MR x 2 accumulators in registers
- * and broadcasts one A value per row and k. M = 1 (FC heads, SE) takes a GEMV path with
- * 4 column vectors x 2 k-chains, enough independent FMAs to stream weights at full speed.
- * The SE channel scale is folded into the B vectors (2 multiplies per k instead of MR).
- * Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the same blob.
+ * Loop order: row blocks, then column blocks of 2*VW (two panels with AVX-512, one with
+ * AVX2), then row tiles of GEMM_MR. When the used weights do not fit in L2 there is one row
+ * block, so each weight panel is streamed from memory once per call and the row tiles reuse
+ * it from L1/L2; smaller weights are re-read from L2 per row block (gemm_row_block). Each tile
+ * keeps GEMM_MR x 2 accumulators in registers and broadcasts one A value per row and k. M = 1 (FC
+ * heads, SE) takes a GEMV path with GEMV_NV column vectors x GEMV_CH k-chains, enough independent
+ * FMAs to stream weights. The SE channel scale is folded into the B vectors (2 multiplies per k
+ * instead of MR). Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the same
+ * blob.
  */
 #include "kernels/simd_tmpl.h"
 
@@ -80,36 +82,42 @@ DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, cons
   }
 }
 
-/* One row, up to 4 column vectors, two k-chains each (8 independent accumulators). */
+/* One row, up to GEMV_NV column vectors, GEMV_CH k-chains each: 8 independent
+ * accumulators, which the FMA latency needs when there is only one row. */
 DYNRT_INLINE void gemv_tile(const dynrt_gemm_args *g, size_t j0, const int NV, const int KS) {
-  vf acc0[4], acc1[4];
+  vf acc[GEMV_CH][4];
   const float *bp[4];
   const float *a = g->a, *s = g->a_kscale;
 #pragma GCC unroll 4
   for (int v = 0; v < NV; v++) {
-    acc0[v] = acc1[v] = vzero();
+#pragma GCC unroll 4
+    for (int ch = 0; ch < GEMV_CH; ch++) acc[ch][v] = vzero();
     bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
   }
   size_t k = 0;
-  for (; k + 2 <= g->k; k += 2) {
-    vf a0 = vset1(KS ? a[k] * s[k] : a[k]), a1 = vset1(KS ? a[k + 1] * s[k + 1] : a[k + 1]);
+  for (; k + GEMV_CH <= g->k; k += GEMV_CH) {
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-      acc0[v] = vfma(a0, vload(bp[v] + k * DYNRT_NR), acc0[v]);
-      acc1[v] = vfma(a1, vload(bp[v] + (k + 1) * DYNRT_NR), acc1[v]);
+    for (int ch = 0; ch < GEMV_CH; ch++) {
+      size_t kk = k + (size_t)ch;
+      vf av = vset1(KS ? a[kk] * s[kk] : a[kk]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[ch][v] = vfma(av, vload(bp[v] + kk * DYNRT_NR), acc[ch][v]);
     }
   }
-  if (k < g->k) {
-    vf a0 = vset1(KS ? a[k] * s[k] : a[k]);
+  for (; k < g->k; k++) {
+    vf av = vset1(KS ? a[k] * s[k] : a[k]);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) acc0[v] = vfma(a0, vload(bp[v] + k * DYNRT_NR), acc0[v]);
+    for (int v = 0; v < NV; v++) acc[0][v] = vfma(av, vload(bp[v] + k * DYNRT_NR), acc[0][v]);
   }
 #pragma GCC unroll 4
   for (int v = 0; v < NV; v++) {
     size_t col = j0 + (size_t)v * VW, cnt = DYNRT_MIN((size_t)VW, g->n - col);
     vmask msk = vmask_n(cnt);
     vf sc = vscale(g->scale, col, cnt, msk), sh = vshift(g->shift, col, cnt, msk);
-    gemm_store(g, 0, col, vadd(acc0[v], acc1[v]), sc, sh, cnt, msk, g->act, g->res != NULL);
+    vf sum = acc[0][v];
+#pragma GCC unroll 4
+    for (int ch = 1; ch < GEMV_CH; ch++) sum = vadd(sum, acc[ch][v]);
+    gemm_store(g, 0, col, sum, sc, sh, cnt, msk, g->act, g->res != NULL);
   }
 }
 
@@ -186,8 +194,8 @@ void ISA_NAME(dynrt__gemm)(const dynrt_gemm_args *g) {
   dynrt__gemm_check(g);
   if (!g->m || !g->n) return;
   if (g->m == 1) {
-    for (size_t j0 = 0; j0 < g->n; j0 += 4 * VW) {
-      size_t nv = DYNRT_MIN((size_t)4, DYNRT_DIV_UP(g->n - j0, (size_t)VW));
+    for (size_t j0 = 0; j0 < g->n; j0 += GEMV_NV * VW) {
+      size_t nv = DYNRT_MIN((size_t)GEMV_NV, DYNRT_DIV_UP(g->n - j0, (size_t)VW));
       gemv_fns[nv](g, j0);
     }
     return;

@@ -12,10 +12,12 @@
 
 #define VW 8
 #define ISA_NAME(name) name##_avx2
-/* 16 ymm registers: GEMM 6 rows x 16 columns (12 accumulators), depthwise blocks of 4 and
- * 2 output pixels (k=7 keeps 7 weights + 4 accumulators live), conv 6 pixels x 16. */
+/* 16 ymm registers: GEMM 6 rows x 16 columns (12 accumulators), GEMV 4 vectors x 2
+ * k-chains, depthwise blocks of 4 and 2 output pixels, conv 6 pixels x 16 channels. */
 #define GEMM_MR 6
 #define CONV_MR 6
+#define GEMV_NV 4
+#define GEMV_CH 2
 #define DW_BW_BIG 4
 #define DW_BW_MID 2
 

@@ -11,10 +11,12 @@
 
 #define VW 16
 #define ISA_NAME(name) name##_avx512
-/* Register tiles: GEMM 8 rows x 32 columns (16 accumulators of 32 zmm), depthwise blocks
- * of 8 and 4 output pixels, dense conv 8 pixels x 32 output channels. */
+/* Register tiles: GEMM 8 rows x 32 columns (16 accumulators of 32 zmm), GEMV 4 vectors x
+ * 2 k-chains, depthwise blocks of 8 and 4 output pixels, conv 8 pixels x 32 channels. */
 #define GEMM_MR 8
 #define CONV_MR 8
+#define GEMV_NV 4
+#define GEMV_CH 2
 #define DW_BW_BIG 8
 #define DW_BW_MID 4
 

@@ -25,13 +25,6 @@
 #include "kernels/kernels.h"
 
 #define ISA_NAME(name) name##_neon
-/* 32 q-registers. GEMM and conv: 6 rows x 16 columns = 24 accumulators + 4 B + A broadcast
- * (an 8x16 tile would need all 32 for accumulators). Depthwise (VW 4): 8 and 4 pixels. */
-#define GEMM_MR 6
-#define CONV_MR 6
-#define DW_BW_BIG 8
-#define DW_BW_MID 4
-
 #define VEC_MASK_FREE 0
 
 /* The NEON table and its functions; the templates define them in the *_neon.c files. */
@@ -63,6 +56,16 @@ static inline void vq_store_part(float *p, size_t n, float32x4_t v) {
 #ifdef DYNRT_NEON_X2
 
 #define VW 8
+/* 32 q-registers. GEMM and conv: 6 rows x 16 columns = 24 accumulators + 4 B + the A
+ * broadcast (8x16 would need all 32 for accumulators). GEMV (M = 1): 4 vectors (32 columns)
+ * x 2 k-chains = 16 accumulators. */
+#define GEMM_MR 6
+#define CONV_MR 6
+#define GEMV_NV 4
+#define GEMV_CH 2
+/* Unused by the GEMM and conv templates; the depthwise file uses the 4-lane vocabulary. */
+#define DW_BW_BIG 4
+#define DW_BW_MID 2
 
 /* A plain struct (not float32x4x2_t) so that GCC scalarises arrays of it into registers. */
 typedef struct vf {
@@ -137,6 +140,14 @@ static inline vf vmin(vf a, vf b) {
 #else /* one q-register per vector */
 
 #define VW 4
+/* Depthwise: blocks of 8 and 4 output pixels (k=7: 7 weights + 8 accumulators + 1 input
+ * of 32 q-registers). GEMM/conv/GEMV values for completeness (their files use the pair). */
+#define DW_BW_BIG 8
+#define DW_BW_MID 4
+#define GEMM_MR 8
+#define CONV_MR 8
+#define GEMV_NV 4
+#define GEMV_CH 2
 
 typedef float32x4_t vf;
 

@@ -190,28 +190,53 @@ dynrt_status dynrt_block_lut_build(const dynrt_model *m, int warmup, int runs,
   if (!l || !t || dynrt__exec_create(m, 1, &x)) goto nomem;
   l->m = m;
   if (enumerate(l)) goto nomem;
-  for (size_t i = 0; i < l->n; i++) {
-    lut_entry *e = &l->e[i];
-    double w = e->wq / 1000.0;
-    for (int k = 0; k < warmup + runs; k++) {
-      uint64_t t0 = dynrt_now_ns();
-      if (e->kind == KIND_BLOCK)
-        dynrt__exec_block(x, &e->b);
-      else if (e->kind == KIND_STEM)
-        dynrt__exec_stem(x, e->b.h, w);
-      else
-        dynrt__exec_head(x, e->b.h, e->b.cin, w);
-      if (k >= warmup) t[k - warmup] = dynrt_now_ns() - t0;
+  /* Entries are timed in interleaved rounds so that a change of machine load (other
+   * programs, frequency) spreads over all entries instead of biasing a few. */
+  int rounds = runs < 5 ? runs : 5;
+  uint64_t *samples = dynrt__malloc(sizeof(uint64_t) * l->n * (size_t)runs);
+  if (!samples) goto nomem;
+  int done_runs = 0;
+  for (int rd = 0; rd < rounds; rd++) {
+    int nr = runs / rounds + (rd < runs % rounds);
+    for (size_t i = 0; i < l->n; i++) {
+      lut_entry *e = &l->e[i];
+      double w = e->wq / 1000.0;
+      for (int k = 0; k < (rd == 0 ? warmup : 0) + nr; k++) {
+        uint64_t t0 = dynrt_now_ns();
+        if (e->kind == KIND_BLOCK)
+          dynrt__exec_block(x, &e->b);
+        else if (e->kind == KIND_STEM)
+          dynrt__exec_stem(x, e->b.h, w);
+        else
+          dynrt__exec_head(x, e->b.h, e->b.cin, w);
+        int j = k - (rd == 0 ? warmup : 0);
+        if (j >= 0) samples[i * (size_t)runs + (size_t)(done_runs + j)] = dynrt_now_ns() - t0;
+      }
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_u64);
-    e->ns = pct(t, runs, 50);
-    if (progress && progress(user, i + 1, l->n)) {
+    done_runs += nr;
+    if (progress && progress(user, (size_t)rd + 1, (size_t)rounds)) {
+      dynrt__free(samples);
       dynrt__exec_destroy(x);
       dynrt__free(t);
       dynrt_block_lut_destroy(l);
       return fail(err, DYNRT_ERR_STATE, "lut: cancelled");
     }
   }
+  /* Each sample includes one clock read; a sub-network measurement includes one for all
+   * its entries, so the clock's own cost is taken off every entry (on virtual machines a
+   * clock read can cost a few percent of a small block). */
+  uint64_t clk[257];
+  for (int k = 0; k < 257; k++) clk[k] = dynrt_now_ns();
+  for (int k = 0; k < 256; k++) clk[k] = clk[k + 1] - clk[k];
+  qsort(clk, 256, sizeof *clk, cmp_u64);
+  double clock_ns = (double)clk[128];
+  for (size_t i = 0; i < l->n; i++) {
+    memcpy(t, samples + i * (size_t)runs, sizeof(uint64_t) * (size_t)runs);
+    qsort(t, (size_t)runs, sizeof *t, cmp_u64);
+    double v = pct(t, runs, 50) - clock_ns;
+    l->e[i].ns = v > 1.0 ? v : 1.0;
+  }
+  dynrt__free(samples);
   dynrt__exec_destroy(x);
   dynrt__free(t);
   *out = l;

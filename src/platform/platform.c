@@ -58,6 +58,7 @@ dynrt_status dynrt_platform_open(const char *spec, dynrt_platform **out, char *e
     return st;
   }
   DYNRT_ASSERT(p->ops);
+  *out = p;
   return DYNRT_OK;
 }
 

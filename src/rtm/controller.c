@@ -17,6 +17,7 @@
 void rtm__kf_init(rtm_kf *kf, double r) {
   kf->s = 1.0;
   kf->p = r; /* as unsure as one measurement: the first report moves s about half-way */
+  kf->v = 0;
 }
 
 void rtm__kf_update(rtm_kf *kf, double z, double q, double r) {
@@ -25,7 +26,9 @@ void rtm__kf_update(rtm_kf *kf, double z, double q, double r) {
   if (z > 50) z = 50;
   double p = kf->p + q;
   double k = p / (p + r);
-  kf->s += k * (z - kf->s);
+  double innov = z - kf->s;
+  kf->v += RTM_KF_VAR_WEIGHT * (innov * innov - kf->v);
+  kf->s += k * innov;
   kf->p = (1 - k) * p;
 }
 
@@ -54,7 +57,7 @@ static int level1(dynrt_app *app, const rtm_opt *o) {
   int n = o->npts;
   if (rtm->policy == RTM_POLICY_DVFS_ONLY) return app->grant.level;
   if (rtm->policy == RTM_POLICY_ORACLE) return app->grant.level; /* exact plan, no guesswork */
-  double s = app->kf[o->domain].s;
+  double s = rtm__kf_plan(&app->kf[o->domain], rtm->opt.slowdown_sigmas);
   double target = rtm__target_ms(&app->req);
   double fit = target * (1 - rtm->opt.margin);
   double fit_up = target * (1 - rtm->opt.margin - rtm->opt.step_up_margin);
@@ -211,7 +214,8 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
     rtm__kf_update(&app->kf[d], lat_ms / app->last_pred_ms, rtm->opt.kalman_q, rtm->opt.kalman_r);
     app->miss_count = miss ? app->miss_count + 1 : 0;
     double ref = app->slow_at_plan[d];
-    int drift = fabs(app->kf[d].s - ref) > rtm->opt.replan_drift * ref;
+    double now_s = rtm__kf_plan(&app->kf[d], rtm->opt.slowdown_sigmas);
+    int drift = fabs(now_s - ref) > rtm->opt.replan_drift * ref;
     if ((drift || app->miss_count >= rtm->opt.violation_count) &&
         app->flagged_epoch != app->grant.epoch) {
       app->flagged_epoch = app->grant.epoch;

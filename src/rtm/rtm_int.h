@@ -1,11 +1,13 @@
 /*
- * rtm_int.h - internals of the runtime manager shared by rtm.c (manager, apps, events,
- * actuation), planner.c (level 2 search) and controller.c (level 1, estimator, baseline
- * rules, infer). Nothing here touches the platform except rtm.c.
+ * rtm_int.h - internals of the runtime manager shared by rtm.c (manager, apps, oracle
+ * timeline), cycle.c (events, level-2 cycle, actuation), planner.c (level-2 search) and
+ * controller.c (level 1, estimator, baseline rules, infer). Only rtm.c and cycle.c touch the
+ * platform.
  */
 #ifndef DYNRT_RTM_INT_H
 #define DYNRT_RTM_INT_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -66,10 +68,15 @@ typedef struct rtm_dom {
   uint32_t applied_khz; /* last frequency written (0 = never) */
 } rtm_dom;
 
-/* Kalman filter of the slowdown (measured / predicted latency) on one domain. */
+/* Kalman filter of the slowdown (measured / predicted latency) on one domain, with the
+ * exponentially weighted variance v of its innovations (how much single inferences
+ * scatter around the estimate: noise, periodic contention). */
 typedef struct rtm_kf {
-  double s, p;
+  double s, p, v;
 } rtm_kf;
+
+/* Weight of the newest innovation in v: about the last ten inferences. */
+#define RTM_KF_VAR_WEIGHT 0.1
 
 /* What level 2 gives an app. */
 typedef struct rtm_grant {
@@ -208,12 +215,18 @@ int rtm__pick_level(const dynrt_rtm *rtm, const rtm_plan_app *a, const rtm_opt *
 /* ---- controller.c ---- */
 void rtm__kf_init(rtm_kf *kf, double r);
 void rtm__kf_update(rtm_kf *kf, double z, double q, double r);
+/* The slowdown plans and fits are made for: the estimate plus k standard deviations of the
+ * innovations, so that scattered latencies still meet the target (ALERT-style). */
+static inline double rtm__kf_plan(const rtm_kf *kf, double k) { return kf->s + k * sqrt(kf->v); }
 /* Effective deadline (ms) of requirements: min of target and period, whichever given. */
 double rtm__target_ms(const dynrt_requirements *req);
 /* Level-1 state reset after a new grant (caller holds app->mu). */
 void rtm__app_grant_reset(dynrt_app *app);
 
-/* ---- rtm.c ---- */
+/* Baseline policies that leave frequency to a governor. */
+static inline int rtm__governed(const dynrt_rtm *rtm) { return rtm->governor[0] != '\0'; }
+
+/* ---- cycle.c ---- */
 /* Level 2 now (caller holds rtm->mu). */
 dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now);
 /* Steps only if the manager lock is free (infer). */

@@ -84,7 +84,10 @@ static void summarise_one(const dynrt_scn_result *r, int app, dynrt_scn_summary 
     }
     s->inferences++;
     if (x->latency_ms > x->target_ms) s->misses++;
-    if (x->accuracy + 1e-9 < x->floor) s->floor_violations++;
+    if (!x->floor_feasible)
+      s->floor_infeasible++;
+    else if (x->accuracy + 1e-9 < x->floor)
+      s->floor_violations++;
     if (x->app >= 0 && x->app < DYNRT_SCN_MAX_APPS) {
       if (last[x->app] >= 0 && last[x->app] != x->subnet) s->switches++;
       last[x->app] = x->subnet;
@@ -98,7 +101,8 @@ static void summarise_one(const dynrt_scn_result *r, int app, dynrt_scn_summary 
     s->lat_mean_ms = lat_sum / (double)s->inferences;
     s->accuracy_mean = acc_sum / (double)s->inferences;
     s->infer_energy_mj = e_sum / (double)s->inferences;
-    s->floor_met_rate = 1.0 - (double)s->floor_violations / (double)s->inferences;
+    uint64_t feasible = s->inferences - s->floor_infeasible;
+    s->floor_met_rate = feasible ? 1.0 - (double)s->floor_violations / (double)feasible : 1.0;
   }
   if (s->frames) s->miss_rate = (double)s->misses / (double)s->frames;
   if (lat && n) {
@@ -203,6 +207,7 @@ static cJSON *summary_json(const dynrt_scn_summary *s) {
   cJSON_AddNumberToObject(o, "latency_p99_ms", s->lat_p99_ms);
   cJSON_AddNumberToObject(o, "accuracy_mean", s->accuracy_mean);
   cJSON_AddNumberToObject(o, "floor_violations", (double)s->floor_violations);
+  cJSON_AddNumberToObject(o, "floor_infeasible", (double)s->floor_infeasible);
   cJSON_AddNumberToObject(o, "floor_met_rate", s->floor_met_rate);
   cJSON_AddNumberToObject(o, "switches", (double)s->switches);
   cJSON_AddNumberToObject(o, "decide_ns", s->decide_ns);

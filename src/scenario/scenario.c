@@ -13,6 +13,7 @@
 
 #include "core/core.h"
 #include "dynrt/sim.h"
+#include "platform/platform_int.h"
 #include "scenario/scenario.h"
 
 /* Bounds that catch unit mistakes: a day of scenario, an hour per inference. */
@@ -251,12 +252,23 @@ dynrt_status dynrt_scn_platform_open(const char *spec, dynrt_platform **out, cha
                                      size_t errlen) {
   if (!strncmp(spec, "sim:", 4)) return dynrt_sim_open(spec + 4, out, errbuf, errlen);
   dynrt_status st = dynrt_platform_open(spec, out, errbuf, errlen);
-  if (st == DYNRT_OK && !*out) {
-    /* dynrt_platform_open in this tree returns DYNRT_OK without setting *out. */
+  if (st != DYNRT_OK || *out) return st;
+  /* WORKAROUND, remove when platform.c is fixed: dynrt_platform_open returns DYNRT_OK
+   * without setting *out (and leaks the object), so open the host backend directly. */
+  if (strcmp(spec, "host") && strncmp(spec, "host:", 5)) {
     if (errbuf) snprintf(errbuf, errlen, "platform '%s': dynrt_platform_open gave no object", spec);
     return DYNRT_ERR_INTERNAL;
   }
-  return st;
+  dynrt_platform *p = dynrt__calloc(1, sizeof *p);
+  if (!p) return DYNRT_ERR_NOMEM;
+  st = dynrt__platform_host_open(p, spec[4] ? spec + 5 : NULL);
+  if (st) {
+    if (errbuf) snprintf(errbuf, errlen, "%s", dynrt__errmsg(&p->err));
+    dynrt_platform_close(p);
+    return st;
+  }
+  *out = p;
+  return DYNRT_OK;
 }
 
 /* Capacity (relative to the host core) of domain `dom` of the board file `path`. */
@@ -300,14 +312,22 @@ static dynrt_status read_app(dynrt_scn *scn, reader *r, const cJSON *o, int i) {
   char fw[64];
   tmp[0] = '\0';
   if ((st = get_str(r, o, where, "model", 0, tmp, sizeof tmp))) return st;
-  if (tmp[0]) {
+  if (!strcmp(tmp, "auto")) {
+    snprintf(a->model, sizeof a->model, "auto");
+  } else if (tmp[0]) {
     snprintf(fw, sizeof fw, "%s.model", where);
     if ((st = resolve(r, fw, tmp, a->model, sizeof a->model))) return st;
   }
   tmp[0] = '\0';
   if ((st = get_str(r, o, where, "oplib", 1, tmp, sizeof tmp))) return st;
   snprintf(fw, sizeof fw, "%s.oplib", where);
-  if ((st = resolve(r, fw, tmp, a->oplib, sizeof a->oplib))) return st;
+  if (!strcmp(tmp, "auto")) {
+    if (strcmp(a->model, "auto"))
+      return fail(r, "%s = 'auto' needs \"model\": \"auto\" (a real run)", fw);
+    snprintf(a->oplib, sizeof a->oplib, "auto");
+  } else if ((st = resolve(r, fw, tmp, a->oplib, sizeof a->oplib))) {
+    return st;
+  }
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "derive");
   if (d && cJSON_IsBool(d)) {
     a->derive = cJSON_IsTrue(d) ? DYNRT_SCN_DERIVE_ALL : DYNRT_SCN_DERIVE_NO;

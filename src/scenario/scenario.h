@@ -56,8 +56,12 @@ enum { DYNRT_SCN_DERIVE_NO = 0, DYNRT_SCN_DERIVE_ALL, DYNRT_SCN_DERIVE_GPU, DYNR
 
 typedef struct dynrt_scn_app {
   char name[64];
-  char model[DYNRT_SCN_PATH_MAX]; /* resolved path of a model file, "" = none (simulated) */
-  char oplib[DYNRT_SCN_PATH_MAX]; /* resolved path of its op library */
+  /* Resolved path of a model file, "" = none (simulated), "auto" = the real runner picks
+   * models/cifar10-smoke.safetensors if present, else tests/fixtures/tiny.safetensors. */
+  char model[DYNRT_SCN_PATH_MAX];
+  /* Resolved path of its op library; "auto" (with model "auto"): the model's host library
+   * (MODEL.oplib.json for platform "host") if present, else profiled at start. */
+  char oplib[DYNRT_SCN_PATH_MAX];
   /* Not DYNRT_SCN_DERIVE_NO: the op library's points are derived for the scenario's
    * platform from its per-sub-network work split (derive.c), on all its domains or only
    * its GPU or CPU domains; every such point is labelled modelled. */
@@ -157,7 +161,8 @@ typedef struct dynrt_scn_infer_rec {
   double energy_mj; /* attributed to the inference (simulated) or modelled (real) */
   int domain, ncores;
   uint32_t khz;
-  int dropped; /* frame replaced while waiting: counted as a miss, no inference */
+  int dropped;        /* frame replaced while waiting: counted as a miss, no inference */
+  int floor_feasible; /* the floor is at most the best accuracy the app's library offers */
 } dynrt_scn_infer_rec;
 
 typedef struct dynrt_scn_period_rec {
@@ -168,9 +173,11 @@ typedef struct dynrt_scn_period_rec {
 } dynrt_scn_period_rec;
 
 typedef struct dynrt_scn_summary {
-  uint64_t inferences, frames, misses, dropped, floor_violations, switches;
-  double energy_j;        /* whole board over the run */
-  double infer_energy_mj; /* mean energy attributed to one inference */
+  uint64_t inferences, frames, misses, dropped, switches;
+  uint64_t floor_violations; /* inferences below a feasible floor */
+  uint64_t floor_infeasible; /* inferences whose floor no sub-network reaches */
+  double energy_j;           /* whole board over the run */
+  double infer_energy_mj;    /* mean energy attributed to one inference */
   double lat_mean_ms, lat_p50_ms, lat_p95_ms, lat_p99_ms;
   double miss_rate;      /* misses (late or dropped) / frames */
   double accuracy_mean;  /* of the sub-networks used */
@@ -240,10 +247,25 @@ dynrt_status dynrt_scn_load_libs(const dynrt_scn *scn, dynrt_oplib **libs, char 
 /* Destroys the libraries of dynrt_scn_load_libs (apps may share one) and clears libs. */
 void dynrt_scn_free_libs(dynrt_oplib **libs, int n);
 
+/* ---- realrun.c ---- */
+
+/* Runs every policy of a scenario on this machine for real (platform "host"): one thread
+ * per app running real inferences through dynrt_app_infer, a busy-loop child process pinned
+ * to the loaded cores for each load event (killed at its end, at the end of the run and on
+ * SIGINT/SIGTERM), requirement events applied on time. Energy is what the host platform
+ * reports (modelled when it has no sensor: said in the result). `machine` receives a
+ * description of this machine. res has room for scn->npolicies results; *n gets how many
+ * completed. duration_s > 0 overrides the scenario's duration. */
+dynrt_status dynrt_scn_run_real(const dynrt_scn *scn, double duration_s, dynrt_scn_result *res,
+                                int *n, char *machine, size_t machine_len, char *errbuf,
+                                size_t errlen);
+
 /* ---- report.c ---- */
 
-/* Reads DIR/summary.json and the traces it names and writes one self-contained HTML page
- * with inline SVG plots (no script, no network). */
-dynrt_status dynrt_scn_report(const char *dir, const char *html_path, char *errbuf, size_t errlen);
+/* Reads DIR/summary.json and the traces it names, for each of the ndirs folders, and
+ * writes one self-contained HTML page with a section per folder and inline SVG plots (no
+ * script, no network). */
+dynrt_status dynrt_scn_report(const char *const *dirs, int ndirs, const char *html_path,
+                              char *errbuf, size_t errlen);
 
 #endif /* DYNRT_SCENARIO_H */

@@ -33,6 +33,7 @@ typedef struct app_rt {
   uint64_t pending_arrival;
   uint64_t next_arrival;
   int *rank;       /* accuracy rank of each sub-network */
+  double best_acc; /* of the app's library */
   int reported[3]; /* violation kinds already reported: latency, accuracy, starved */
 } app_rt;
 
@@ -311,7 +312,8 @@ static dynrt_status record_drop(run *R, int ai, uint64_t arrival, uint64_t now) 
                              .target_ms = (double)a->req.latency_target_ns * 1e-6,
                              .floor = a->req.accuracy_floor,
                              .domain = -1,
-                             .dropped = 1};
+                             .dropped = 1,
+                             .floor_feasible = a->req.accuracy_floor <= a->best_acc + 1e-9};
   return dynrt_scn_result_add_inf(R->r, &rec);
 }
 
@@ -370,6 +372,7 @@ static dynrt_status complete_inference(run *R, int ai, const dynrt_sim_completio
       .domain = a->dec.domain,
       .ncores = di->kind == DYNRT_DOMAIN_GPU ? 0 : __builtin_popcountll(a->dec.cpu_mask),
       .khz = khz,
+      .floor_feasible = a->floor <= a->best_acc + 1e-9,
   };
   a->busy = 0;
   dynrt_status st = dynrt_scn_result_add_inf(R->r, &rec);
@@ -654,6 +657,8 @@ dynrt_status dynrt_scn_run_sim(const dynrt_scn *scn, const char *policy, dynrt_o
                                   .accuracy_floor = scn->apps[i].accuracy_floor,
                                   .priority = scn->apps[i].priority};
     a->next_arrival = NEVER;
+    for (int k = 0; k < dynrt_oplib_num_subnets(libs[i]); k++)
+      a->best_acc = fmax(a->best_acc, dynrt_oplib_subnet_at(libs[i], k)->val_top1);
     if (!(a->rank = accuracy_ranks(libs[i]))) {
       st = DYNRT_ERR_NOMEM;
       goto out;
