@@ -4,14 +4,6 @@
 
 #include "platform/platform_int.h"
 
-/* Weak so that a build for a target without one of the backends still links; a missing
- * backend is reported as unsupported. */
-#if defined(__GNUC__)
-#pragma weak dynrt__platform_linux_open
-#pragma weak dynrt__platform_host_open
-#pragma weak dynrt__platform_sim_open
-#endif
-
 dynrt_status dynrt_platform_open(const char *spec, dynrt_platform **out, char *errbuf,
                                  size_t errlen) {
   if (errbuf && errlen) errbuf[0] = '\0';
@@ -44,11 +36,6 @@ dynrt_status dynrt_platform_open(const char *spec, dynrt_platform **out, char *e
                (int)nlen, spec, spec);
     dynrt__free(p);
     return DYNRT_ERR_INVALID_ARG;
-  }
-  if (!open_fn) {
-    if (errbuf) snprintf(errbuf, errlen, "platform: backend '%.*s' not built", (int)nlen, spec);
-    dynrt__free(p);
-    return DYNRT_ERR_UNSUPPORTED;
   }
   dynrt_status st = open_fn(p, arg);
   if (st != DYNRT_OK) {

@@ -32,6 +32,21 @@ void rtm__kf_update(rtm_kf *kf, double z, double q, double r) {
   kf->p = (1 - k) * p;
 }
 
+double rtm__slow(const dynrt_app *app, int d, double k) {
+  const dynrt_rtm *rtm = app->rtm;
+  const rtm_dom *dom = &rtm->dom[d];
+  int oracle = rtm->policy == RTM_POLICY_ORACLE;
+  double s;
+  if (app->kf_n[d] > 0) {
+    s = app->kf[d].s + k * sqrt(app->kf[d].v);
+  } else {
+    const rtm_kf *g = &app->kf_kind[dom->shared];
+    s = g->s + k * sqrt(g->v);
+    if (!oracle && !dom->shared && (dom->cpus & app->loaded)) s *= RTM_LOAD_PRIOR;
+  }
+  return oracle ? s * app->true_slow[d] : s;
+}
+
 double rtm__target_ms(const dynrt_requirements *req) {
   uint64_t t = req->latency_target_ns;
   if (req->period_ns && (!t || req->period_ns < t)) t = req->period_ns;
@@ -56,8 +71,7 @@ static int level1(dynrt_app *app, const rtm_opt *o) {
   const rtm_pt *pts = &app->pts[o->pt_off];
   int n = o->npts;
   if (rtm->policy == RTM_POLICY_DVFS_ONLY) return app->grant.level;
-  if (rtm->policy == RTM_POLICY_ORACLE) return app->grant.level; /* exact plan, no guesswork */
-  double s = rtm__kf_plan(&app->kf[o->domain], rtm->opt.slowdown_sigmas);
+  double s = rtm__slow(app, o->domain, rtm->opt.slowdown_sigmas);
   double target = rtm__target_ms(&app->req);
   double fit = target * (1 - rtm->opt.margin);
   double fit_up = target * (1 - rtm->opt.margin - rtm->opt.step_up_margin);
@@ -117,7 +131,7 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
   app->level = level;
   const rtm_pt *pt = &app->pts[o->pt_off + level];
   const dynrt_oplib_subnet *sn = dynrt_oplib_subnet_at(app->lib, pt->subnet);
-  double s = rtm->policy == RTM_POLICY_ORACLE ? app->true_slow[o->domain] : app->kf[o->domain].s;
+  double s = rtm__slow(app, o->domain, 0);
   *out = (dynrt_decision){
       .subnet = pt->subnet,
       .config = sn->config,
@@ -133,6 +147,8 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
       .plan_epoch = app->grant.epoch,
   };
   app->last_opt = app->grant.opt;
+  app->inflight_dom = o->domain;
+  app->inflight_khz = app->grant.khz;
   app->last_level = level;
   app->last_subnet = pt->subnet;
   app->last_pred_ms = pt->lat_ms;
@@ -200,6 +216,11 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
   }
   const rtm_opt *o = &app->opts[app->last_opt];
   double lat_ms = (double)latency_ns * 1e-6;
+  app->inflight_dom = -1;
+  if (app->hold) { /* a plan kept a domain's frequency up for this inference: re-plan */
+    app->hold = 0;
+    atomic_store(&rtm->replan, 1);
+  }
   double target = rtm__target_ms(&app->req);
   app->stats.inferences++;
   app->stats.latency_ms_sum += lat_ms;
@@ -209,17 +230,40 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
   if (miss) app->stats.misses++;
   if (rtm->policy == RTM_POLICY_DYNAMIC_OFA) {
     dofa_rule(app, lat_ms);
-  } else if (!uses_governor(rtm) && rtm->policy != RTM_POLICY_ORACLE && latency_ns > 0) {
+  } else if (!uses_governor(rtm) && latency_ns > 0) {
     int d = o->domain;
-    rtm__kf_update(&app->kf[d], lat_ms / app->last_pred_ms, rtm->opt.kalman_q, rtm->opt.kalman_r);
-    app->miss_count = miss ? app->miss_count + 1 : 0;
-    double ref = app->slow_at_plan[d];
-    double now_s = rtm__kf_plan(&app->kf[d], rtm->opt.slowdown_sigmas);
-    int drift = fabs(now_s - ref) > rtm->opt.replan_drift * ref;
-    if ((drift || app->miss_count >= rtm->opt.violation_count) &&
-        app->flagged_epoch != app->grant.epoch) {
-      app->flagged_epoch = app->grant.epoch;
-      atomic_store(&rtm->replan, 1);
+    const rtm_dom *dom = &rtm->dom[d];
+    /* The oracle knows the foreign slowdown: its filter learns only the rest. */
+    double z = lat_ms / app->last_pred_ms;
+    if (rtm->policy == RTM_POLICY_ORACLE) z /= app->true_slow[d];
+    if (app->kf_n[d] == 0) {
+      /* First measurement here under this load: start from the app's estimate for this
+       * kind of domain, so an untried domain never looks better than a tried one of the
+       * same kind (no hopping between equal clusters). Under foreign load that estimate
+       * was only a guess (RTM_LOAD_PRIOR): the measurement replaces it, and the scatter
+       * keeps what the app showed elsewhere (the guess's error is not scatter). */
+      app->kf[d] = app->kf_kind[dom->shared];
+    }
+    if (app->kf_n[d] == 0 && rtm->policy != RTM_POLICY_ORACLE && !dom->shared &&
+        (dom->cpus & app->loaded)) {
+      app->kf[d].s = DYNRT_MIN(DYNRT_MAX(z, 0.02), 50.0);
+      app->kf[d].p = rtm->opt.kalman_r;
+    } else {
+      rtm__kf_update(&app->kf[d], z, rtm->opt.kalman_q, rtm->opt.kalman_r);
+    }
+    app->kf_n[d]++;
+    if (dom->shared || !(dom->cpus & app->loaded))
+      rtm__kf_update(&app->kf_kind[dom->shared], z, rtm->opt.kalman_q, rtm->opt.kalman_r);
+    if (rtm->policy != RTM_POLICY_ORACLE) {
+      app->miss_count = miss ? app->miss_count + 1 : 0;
+      double ref = app->slow_at_plan[d];
+      double now_s = rtm__slow(app, d, rtm->opt.slowdown_sigmas);
+      int drift = fabs(now_s - ref) > rtm->opt.replan_drift * ref;
+      if ((drift || app->miss_count >= rtm->opt.violation_count) &&
+          app->flagged_epoch != app->grant.epoch) {
+        app->flagged_epoch = app->grant.epoch;
+        atomic_store(&rtm->replan, 1);
+      }
     }
   }
   pthread_mutex_unlock(&app->mu);

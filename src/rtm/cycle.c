@@ -49,11 +49,23 @@ static void place_cores(dynrt_rtm *rtm, int n, uint64_t *masks) {
       if (dom->shared) continue;
       uint64_t free_ = dom->avail & ~taken[o->domain];
       uint64_t prev = a->app->applied_mask;
+      /* Cores without foreign load first: the slowdown estimate is per domain, the load
+       * may sit on only some of its cores. */
+      uint64_t clean = free_ & ~rtm->loaded;
+      int enough = __builtin_popcountll(clean) >= o->cores;
       if (pass == 0) {
-        if (__builtin_popcountll(prev) == o->cores && (prev & free_) == prev) masks[i] = prev;
+        if (__builtin_popcountll(prev) == o->cores && (prev & free_) == prev &&
+            (!enough || !(prev & rtm->loaded)))
+          masks[i] = prev;
       } else {
-        for (int c = 0, got = 0; c < 64 && got < o->cores; c++)
-          if (free_ >> c & 1) {
+        int got = 0;
+        for (int c = 0; c < 64 && got < o->cores; c++)
+          if (clean >> c & 1) {
+            masks[i] |= 1ull << c;
+            got++;
+          }
+        for (int c = 0; c < 64 && got < o->cores; c++)
+          if ((free_ & ~clean) >> c & 1) {
             masks[i] |= 1ull << c;
             got++;
           }
@@ -106,7 +118,6 @@ static void plan_governed(dynrt_rtm *rtm, int n) {
 dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
   uint64_t t0 = dynrt_now_ns();
   int n = rtm->napps;
-  int is_oracle = rtm->policy == RTM_POLICY_ORACLE;
   refresh_domains(rtm);
   for (int i = 0; i < n; i++) {
     dynrt_app *app = rtm->apps[i];
@@ -122,9 +133,7 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
         .energy_mj = (double)app->req.energy_budget_uj * 1e-3,
         .priority = app->req.priority,
     };
-    for (int d = 0; d < rtm->ndom; d++)
-      a->slow[d] =
-          is_oracle ? app->true_slow[d] : rtm__kf_plan(&app->kf[d], rtm->opt.slowdown_sigmas);
+    for (int d = 0; d < rtm->ndom; d++) a->slow[d] = rtm__slow(app, d, rtm->opt.slowdown_sigmas);
     pthread_mutex_unlock(&app->mu);
   }
   int dom_opp[DYNRT_MAX_DOMAINS];
@@ -134,6 +143,25 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     for (int d = 0; d < rtm->ndom; d++) dom_opp[d] = -1;
   } else {
     degraded = rtm__plan(rtm, n, dom_opp);
+  }
+  /* An inference in flight keeps the frequency it was decided for: lowering it under a
+   * running job (an app moved away, a cheaper plan) would stretch that job past its
+   * deadline. The app re-plans when it reports. */
+  for (int i = 0; i < n && !rtm__governed(rtm); i++) {
+    dynrt_app *app = rtm->apps[i];
+    pthread_mutex_lock(&app->mu);
+    int d = app->inflight_dom;
+    if (d >= 0 && d < rtm->ndom && dom_opp[d] >= 0 && rtm->dom[d].can_set &&
+        rtm->dom[d].khz[dom_opp[d]] < app->inflight_khz) {
+      const rtm_dom *dom = &rtm->dom[d];
+      int f = dom_opp[d];
+      while (f + 1 < dom->nopps && dom->khz[f] < app->inflight_khz && dom->allowed[f + 1]) f++;
+      if (f != dom_opp[d]) {
+        dom_opp[d] = f;
+        app->hold = 1;
+      }
+    }
+    pthread_mutex_unlock(&app->mu);
   }
   /* Frequencies: written only when they change. */
   for (int d = 0; d < rtm->ndom; d++) {
@@ -231,18 +259,24 @@ static int poll_events(dynrt_rtm *rtm) {
     rtm->stats.events++;
     any = 1;
     if (ev.kind != DYNRT_EVENT_LOAD_CHANGED) continue;
-    /* Foreign load on an app's cores: make its estimator trust the next measurements, so
-     * the new slowdown is seen within one or two inferences instead of five. */
+    /* Foreign load appeared on or left some cores: what each app learnt on a domain whose
+     * load changed is stale. Its filter restarts from the app's estimate for that kind of
+     * domain (times RTM_LOAD_PRIOR where load now sits) and trusts the next measurement,
+     * so a plan made now already avoids the loaded cores, and the estimate settles within
+     * one or two inferences where the app runs. */
     for (int i = 0; i < rtm->napps; i++) {
       dynrt_app *app = rtm->apps[i];
-      if (!(app->applied_mask & ev.cpu_mask)) continue;
       pthread_mutex_lock(&app->mu);
-      if (app->grant.opt >= 0) {
-        rtm_kf *kf = &app->kf[app->opts[app->grant.opt].domain];
-        kf->p = DYNRT_MAX(kf->p, 4 * rtm->opt.kalman_r);
+      for (int d = 0; d < rtm->ndom; d++) {
+        const rtm_dom *dom = &rtm->dom[d];
+        if (dom->shared || !((app->loaded ^ ev.cpu_mask) & dom->cpus)) continue;
+        rtm__kf_init(&app->kf[d], rtm->opt.kalman_r);
+        app->kf_n[d] = 0;
       }
+      app->loaded = ev.cpu_mask;
       pthread_mutex_unlock(&app->mu);
     }
+    rtm->loaded = ev.cpu_mask;
   }
   return any;
 }

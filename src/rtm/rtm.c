@@ -434,11 +434,15 @@ static void app_init_state(dynrt_app *app) {
   const dynrt_rtm *rtm = app->rtm;
   for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) {
     rtm__kf_init(&app->kf[d], rtm->opt.kalman_r);
+    app->kf_n[d] = 0;
     app->slow_at_plan[d] = 1;
     app->true_slow[d] = 1;
   }
+  for (int k = 0; k < 2; k++) rtm__kf_init(&app->kf_kind[k], rtm->opt.kalman_r);
   app->grant = (rtm_grant){.opt = -1, .level = 0};
   app->last_opt = -1;
+  app->inflight_dom = -1;
+  app->loaded = rtm->loaded;
   app->dofa_up_from = app->dofa_settled = -1;
   app->cur_subnet = -1;
   if (rtm->policy == RTM_POLICY_DYNAMIC_OFA && app->base_opt >= 0) {
@@ -656,7 +660,7 @@ void dynrt_app_get_status(dynrt_app *app, dynrt_app_status *out) {
   if (!app || !out) return;
   pthread_mutex_lock(&app->mu);
   *out = app->status;
-  if (app->grant.opt >= 0) out->slowdown = app->kf[app->opts[app->grant.opt].domain].s;
+  if (app->grant.opt >= 0) out->slowdown = rtm__slow(app, app->opts[app->grant.opt].domain, 0);
   pthread_mutex_unlock(&app->mu);
 }
 

@@ -116,8 +116,22 @@ struct dynrt_app {
   int up_count, miss_count, floor_count;
   uint64_t flagged_epoch; /* level 2 already called for this epoch */
   rtm_kf kf[DYNRT_MAX_DOMAINS];
+  /* Measurements each domain's filter holds since it was last reset (0: never ran there
+   * under the current foreign load; its estimate comes from kf_kind). */
+  int kf_n[DYNRT_MAX_DOMAINS];
+  /* Per kind of domain (0: CPU, 1: time-shared), fed by every measurement on a domain
+   * without foreign load: what the app's slowdown is where it has not run yet (the op
+   * library's error for this app carries over between domains of one kind). */
+  rtm_kf kf_kind[2];
+  /* Cores with foreign load (the last DYNRT_EVENT_LOAD_CHANGED), copied under mu. */
+  uint64_t loaded;
   double slow_at_plan[DYNRT_MAX_DOMAINS];
   double true_slow[DYNRT_MAX_DOMAINS]; /* oracle */
+  /* Inference in flight (between decide and report): its domain (-1: none) and the
+   * frequency it was decided for; hold: a plan kept that frequency for it. */
+  int inflight_dom;
+  uint32_t inflight_khz;
+  int hold;
   /* the last decision, for report */
   int last_opt, last_level, last_subnet;
   double last_pred_ms;
@@ -174,6 +188,7 @@ struct dynrt_rtm {
   pthread_mutex_t mu; /* level 2, the app list, the platform, the fields below */
   dynrt_app *apps[DYNRT_RTM_MAX_APPS];
   int napps;
+  uint64_t loaded; /* cores with foreign load (last DYNRT_EVENT_LOAD_CHANGED) */
   int ndom;
   rtm_dom dom[DYNRT_MAX_DOMAINS];
   uint64_t last_plan_ns;
@@ -218,6 +233,14 @@ void rtm__kf_update(rtm_kf *kf, double z, double q, double r);
 /* The slowdown plans and fits are made for: the estimate plus k standard deviations of the
  * innovations, so that scattered latencies still meet the target (ALERT-style). */
 static inline double rtm__kf_plan(const rtm_kf *kf, double k) { return kf->s + k * sqrt(kf->v); }
+/* Slowdown of app on domain d for plans and fits (k = slowdown_sigmas) or the estimate
+ * itself (k = 0): the domain's own filter when it has measurements, else the app's
+ * estimate for that kind of domain, times RTM_LOAD_PRIOR when foreign load sits on the
+ * domain's cores (one busy foreign thread per core halves a core under fair sharing).
+ * The oracle's filters hold only what its true slowdowns leave unexplained (contention
+ * among the managed apps, noise), so it plans for true x residual. Caller holds app->mu. */
+double rtm__slow(const dynrt_app *app, int d, double k);
+#define RTM_LOAD_PRIOR 2.0
 /* Effective deadline (ms) of requirements: min of target and period, whichever given. */
 double rtm__target_ms(const dynrt_requirements *req);
 /* Level-1 state reset after a new grant (caller holds app->mu). */

@@ -175,7 +175,7 @@ static dynrt_status profile_host(dynrt_platform *p, const dynrt_model *m, const 
   dynrt_model_info mi;
   dynrt_model_get_info(m, &mi);
   const dynrt_domain_info *di = dynrt_platform_domain(p, 0);
-  int maxc = di->ncpus < 4 ? di->ncpus : 4;
+  int maxc = di->ncpus < 4 ? di->ncpus : 4; /* at most 8: the session array below */
   dynrt_dataset *ds = NULL;
   dynrt_error e = {0};
   char dpath[1024];
@@ -207,9 +207,13 @@ static dynrt_status profile_host(dynrt_platform *p, const dynrt_model *m, const 
         cands[i--] = cands[--nc];
         break;
       }
-  dynrt_session *s = NULL;
-  dynrt_session_options so = {.max_threads = maxc, .threads = 1};
-  if (st == DYNRT_OK) st = dynrt_session_create(m, &so, &s, &e);
+  /* One session per core count: thread counts are fixed at creation (switching them on one
+   * session stalled in the pool on this machine; see docs/results.md). */
+  dynrt_session *ss[8] = {0};
+  for (int c = 1; c <= maxc && st == DYNRT_OK; c++) {
+    dynrt_session_options so = {.max_threads = c, .threads = c};
+    st = dynrt_session_create(m, &so, &ss[c - 1], &e);
+  }
   int settings[8];
   for (int c = 1; c <= maxc && st == DYNRT_OK; c++) {
     dynrt_oplib_setting set = {{0}, di->opps[0].khz, c};
@@ -232,17 +236,19 @@ static dynrt_status profile_host(dynrt_platform *p, const dynrt_model *m, const 
                              .memory_ns = -1};
     int si = 0;
     if ((st = dynrt_oplib_add_subnet(lib, &sn, &si))) break;
-    if ((st = dynrt_session_set_subnet(s, &cands[i], NULL))) break;
     for (int c = 1; c <= maxc && st == DYNRT_OK; c++) {
+      dynrt_session *s = ss[c - 1];
       int cpus[8];
       for (int k = 0; k < c; k++) cpus[k] = di->cpus[k];
+      if ((st = dynrt_session_set_subnet(s, &cands[i], NULL))) break;
       if ((st = dynrt_session_set_threads(s, c, cpus)) && st != DYNRT_ERR_PERMISSION) break;
+      st = DYNRT_OK;
       uint64_t e0 = 0, e1 = 0;
       dynrt_latency lat = {0}, longer = {0};
       if ((st = dynrt_profile_session(s, 3, 21, &lat))) break;
       /* Energy over at least ~0.3 s of inferences: the host's energy (a sensor or its
        * /proc/stat model) is too coarse for one inference. */
-      double want = lat.median_ms > 0 ? 300.0 / lat.median_ms : 5000;
+      double want = lat.mean_ms > 0 ? 200.0 / lat.mean_ms : 21;
       int runs = want < 21 ? 21 : want > 5000 ? 5000 : (int)want;
       dynrt_platform_read_energy(p, &e0);
       st = dynrt_profile_session(s, 0, runs, &longer);
@@ -264,7 +270,7 @@ static dynrt_status profile_host(dynrt_platform *p, const dynrt_model *m, const 
   if (st && errbuf)
     snprintf(errbuf, errlen, "profiling %s on the host: %s %s", model_path, e.msg,
              lib ? dynrt_oplib_errmsg(lib) : "");
-  dynrt_session_destroy(s);
+  for (int c = 0; c < 8; c++) dynrt_session_destroy(ss[c]);
   dynrt_dataset_destroy(ds);
   if (st) {
     dynrt_oplib_destroy(lib);
@@ -274,21 +280,27 @@ static dynrt_status profile_host(dynrt_platform *p, const dynrt_model *m, const 
   return DYNRT_OK;
 }
 
-static void pick_model(const dynrt_scn_app *a, char *path, size_t size) {
+static void pick_model(const dynrt_scn *scn, const dynrt_scn_app *a, char *path, size_t size) {
   if (strcmp(a->model, "auto")) {
     snprintf(path, size, "%s", a->model);
     return;
   }
-  const char *root = getenv("DYNRT_SOURCE_DIR");
+  /* The repository root of scenarios/x.json, the current directory, $DYNRT_SOURCE_DIR. */
+  char dir[DYNRT_SCN_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", scn->path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    snprintf(slash, sizeof dir - (size_t)(slash - dir), "/..");
+  else
+    snprintf(dir, sizeof dir, "..");
+  const char *roots[] = {dir, ".", getenv("DYNRT_SOURCE_DIR")};
   const char *cands[] = {"models/cifar10-smoke.safetensors", "tests/fixtures/tiny.safetensors"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, size, "%s", cands[i]);
-    if (!access(path, R_OK)) return;
-    if (root) {
-      snprintf(path, size, "%s/%s", root, cands[i]);
+  for (int i = 0; i < 2; i++)
+    for (int r = 0; r < 3; r++) {
+      if (!roots[r]) continue;
+      snprintf(path, size, "%s/%s", roots[r], cands[i]);
       if (!access(path, R_OK)) return;
     }
-  }
   snprintf(path, size, "%s", cands[1]);
 }
 
@@ -563,7 +575,7 @@ dynrt_status dynrt_scn_run_real(const dynrt_scn *scn, double duration_s, dynrt_s
     a->index = i;
     pthread_mutex_init(&a->mu, NULL);
     char mpath[DYNRT_SCN_PATH_MAX];
-    pick_model(&scn->apps[i], mpath, sizeof mpath);
+    pick_model(scn, &scn->apps[i], mpath, sizeof mpath);
     dynrt_error e = {0};
     if ((st = dynrt_model_load(mpath, &a->model, &e))) {
       if (errbuf) snprintf(errbuf, errlen, "apps[%d] '%s': %s", i, scn->apps[i].name, e.msg);

@@ -563,6 +563,18 @@ dynrt_status dynrt_scn_report(const char *const *dirs, int ndirs, const char *ht
                               char *errbuf, size_t errlen) {
   if (errbuf && errlen) errbuf[0] = '\0';
   if (!dirs || ndirs < 1 || !html_path) return DYNRT_ERR_INVALID_ARG;
+  for (int i = 0; i < ndirs; i++) {
+    char sp[DYNRT_SCN_PATH_MAX * 2];
+    snprintf(sp, sizeof sp, "%s/summary.json", dirs[i]);
+    FILE *t = fopen(sp, "rb");
+    if (!t) {
+      if (errbuf)
+        snprintf(errbuf, errlen, "%s: cannot read: %s (run dynrt sim or dynrt run first)", sp,
+                 strerror(errno));
+      return DYNRT_ERR_IO;
+    }
+    fclose(t);
+  }
   /* Written to a temporary name first: a failed report never leaves half a page. */
   char tmp[DYNRT_SCN_PATH_MAX * 2];
   snprintf(tmp, sizeof tmp, "%s.tmp", html_path);

@@ -283,8 +283,10 @@ static dynrt_status work_capacity(reader *r, const char *where, const char *path
   int d = 0;
   while (d < in->ndomains && strcmp(dynrt_platform_domain(p, d)->name, dom)) d++;
   if (d == in->ndomains) {
+    char board[64];
+    snprintf(board, sizeof board, "%s", in->name);
     dynrt_platform_close(p);
-    return fail(r, "%s.domain = '%s': board '%s' has no such domain", where, dom, in->name);
+    return fail(r, "%s.domain = '%s': board '%s' has no such domain", where, dom, board);
   }
   *cap = dynrt_platform_domain(p, d)->capacity;
   dynrt_platform_close(p);

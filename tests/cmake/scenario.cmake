@@ -28,3 +28,12 @@ if(TARGET dynrt)
   set_tests_properties(dynrt_sim_bad_policy PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "'turbo': unknown policy")
 endif()
+if(TARGET dynrt)
+  # A real run (1 s, one policy): real inference threads and a real pinned load process.
+  add_test(NAME dynrt_run_smoke
+    COMMAND $<TARGET_FILE:dynrt> run ${PROJECT_SOURCE_DIR}/scenarios/host-real-short.json
+            --duration 1 --policy rtm --out ${CMAKE_CURRENT_BINARY_DIR}/run_smoke)
+  set_tests_properties(dynrt_run_smoke PROPERTIES TIMEOUT 300 LABELS "slow"
+    ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    PASS_REGULAR_EXPRESSION "REAL run on .*energy MODELLED")
+endif()

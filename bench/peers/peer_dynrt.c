@@ -1,0 +1,51 @@
+/*
+ * peer_dynrt.c - dynrt side of the peer benchmark: one sub-network of a dynrt model on an
+ * NHWC float input, through the public API only (bench/peers/peer_common.h output).
+ *   peer_dynrt MODEL.safetensors --subnet "r=.." --input in_nhwc.f32 [--threads T] ...
+ * create_ms = model load + pack + session create + subnet switch.
+ */
+#include "dynrt/engine.h"
+#include "peer_common.h"
+
+typedef struct ctx {
+  dynrt_session *s;
+  const float *x;
+  int r;
+} ctx;
+
+static void run(void *p) {
+  ctx *c = p;
+  if (dynrt_session_run_tensor(c->s, c->x, c->r) != DYNRT_OK)
+    peer_die("dynrt", "run failed", dynrt_session_errmsg(c->s));
+}
+
+int main(int argc, char **argv) {
+  peer_args a;
+  peer_parse("dynrt", argc, argv, &a);
+  if (!a.subnet) peer_die("dynrt", "--subnet is required", NULL);
+  dynrt_error err;
+  dynrt_model *m = NULL;
+  dynrt_session *s = NULL;
+  dynrt_subnet cfg;
+  size_t n;
+  float *x = peer_read_f32("dynrt", a.input, &n);
+  double t0 = peer_now_us();
+  if (dynrt_model_load(a.model, &m, &err) != DYNRT_OK) peer_die("dynrt", "load", err.msg);
+  if (dynrt_subnet_parse(m, a.subnet, &cfg, &err) != DYNRT_OK) peer_die("dynrt", "subnet", err.msg);
+  dynrt_session_options o = {.pool = NULL, .max_threads = a.threads, .threads = a.threads};
+  if (dynrt_session_create(m, &o, &s, &err) != DYNRT_OK) peer_die("dynrt", "session", err.msg);
+  if (dynrt_session_set_subnet(s, &cfg, NULL) != DYNRT_OK)
+    peer_die("dynrt", "set_subnet", dynrt_session_errmsg(s));
+  double create_ms = (peer_now_us() - t0) / 1e3;
+  if (n != (size_t)cfg.r * (size_t)cfg.r * 3) peer_die("dynrt", "input size is not r*r*3", a.input);
+  ctx c = {s, x, cfg.r};
+  run(&c);
+  size_t nl;
+  const float *logits = dynrt_session_logits(s, &nl);
+  peer_write_f32("dynrt", a.out, logits, nl);
+  peer_time("dynrt", &a, run, &c, create_ms);
+  dynrt_session_destroy(s);
+  dynrt_model_destroy(m);
+  free(x);
+  return 0;
+}

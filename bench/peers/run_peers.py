@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""Peer benchmark driver: the same sub-networks, the same weights, in dynrt and in peer
+runtimes (ONNX Runtime, PyTorch, XNNPACK, oneDNN), outputs checked before anything is timed.
+
+    /usr/bin/python3 bench/peers/run_peers.py [--suite cifar,imagenet] [--threads 1,2]
+        [--rounds 3] [--build build-peers] [--ort-lib PATH] [--peers dynrt,ort,torch,xnnpack,dnnl]
+
+Models are random-weight dynrt files made with python/dynrt_ref (random BN statistics and
+kernel-transform matrices, so nothing folds away): `cifar` is the OFA-CIFAR shape of the `cpu`
+preset of python/train.py, `imagenet` is ofa_mbv3_d234_e346_k357_w1.2 (formats.md §1.1).
+Each sub-network is exported once by python/export_onnx.py (ONNX for ORT, a pickled static
+module for PyTorch, a layer list for the C peers). Every peer program prints one JSON line
+(bench/peers/peer_common.h) and writes its logits; a peer whose logits differ from dynrt's by
+more than 1e-4 (max |peer - dynrt| / max |dynrt|) is reported as disagreeing and not timed.
+
+Timing: `rounds` rounds; in each round, for each thread count, every peer runs once (runs
+after warm-up, median inside the process), in an order rotated each round, so dynrt and the
+peers alternate on this shared machine. Reported: median over rounds of the per-round
+medians, the spread (min..max of per-round medians) and dynrt / peer as the median of the
+per-round ratios (ratios only within a round), and the best (minimum) single run over
+all rounds with its ratio: on a machine shared with other tenants the minimum is the least
+disturbed estimate of what each engine can do, the median what it does under that load. Everything generated goes under
+bench/peers/.cache/ (git-ignored); results also go to bench/peers/.cache/results.json.
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "python"))
+from dynrt_ref.arch import cifar_arch, imagenet_arch  # noqa: E402
+from dynrt_ref.config import SubnetConfig  # noqa: E402
+from dynrt_ref.model import DynamicMBV3, count_macs  # noqa: E402
+from dynrt_ref.safetensors_io import export_dynrt, load_dynrt  # noqa: E402
+from export_onnx import export_onnx, static_subnet, write_layers  # noqa: E402
+
+CACHE = os.path.join(HERE, ".cache")
+DEFAULT_ORT = os.path.join(CACHE, "package", "bin", "napi-v6", "linux", "x64", "libonnxruntime.so.1")
+TOL = 1e-4
+
+
+def random_model(arch, path, seed):
+    """A dynrt file with random weights, BN statistics and transform matrices."""
+    if os.path.exists(path):
+        return
+    torch.manual_seed(seed)
+    m = DynamicMBV3(arch).eval()
+    with torch.no_grad():
+        for name, t in m.state_dict().items():
+            if "running_var" in name:
+                t.uniform_(0.5, 2.0)
+            elif "running_mean" in name or name.endswith("bn.bias"):
+                t.normal_(0.0, 0.1)
+            elif name.endswith("bn.weight"):
+                t.uniform_(0.5, 1.5)
+            elif name.endswith("_matrix"):
+                t.add_(0.05 * torch.randn_like(t))
+            elif name.endswith(".bias"):
+                t.normal_(0.0, 0.1)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    export_dynrt(m, path)
+
+
+def suites(names):
+    """[(suite, model path, [(label, SubnetConfig)])]."""
+    out = []
+    if "cifar" in names:
+        arch = cifar_arch("dynrt-cifar10-ofa-cpu", strides=(1, 2, 2, 2, 1, 2), depths=(2, 3))
+        path = os.path.join(CACHE, "models", "cifar-cpu-random.safetensors")
+        random_model(arch, path, 1)
+        nb = arch.n_blocks
+        mid = SubnetConfig(28, 1.0, [3, 2, 3, 2, 3], [5, 3] * (nb // 2) + [5] * (nb % 2),
+                           [4, 6, 3] * (nb // 3) + [4] * (nb % 3))
+        k5 = SubnetConfig(32, 1.0, [3] * 5, [5] * nb, [6] * nb)
+        out.append(("cifar", path, [("smallest", SubnetConfig.smallest(arch)), ("mid k3/5", mid),
+                                    ("largest k5", k5), ("largest k7", SubnetConfig.largest(arch))]))
+    if "imagenet" in names:
+        arch = imagenet_arch()
+        path = os.path.join(CACHE, "models", "imagenet-random.safetensors")
+        random_model(arch, path, 2)
+        nb = arch.n_blocks
+        rng = random.Random(5)
+        mid = SubnetConfig.sample(arch, rng, elastic=("d", "k", "e"))
+        mid.r = 192
+        mid.k = [min(k, 5) for k in mid.k]
+        out.append(("imagenet", path, [
+            ("r160 smallest", SubnetConfig.smallest(arch)),
+            ("r192 random k3/5", mid),
+            ("r224 d4 e6 k5", SubnetConfig(224, 1.0, [4] * 5, [5] * nb, [6] * nb)),
+            ("r224 largest k7", SubnetConfig.largest(arch))]))
+    return out
+
+
+def export_all(model_path, cfg, tag):
+    d = os.path.join(CACHE, "nets", tag)
+    os.makedirs(d, exist_ok=True)
+    files = {k: os.path.join(d, v) for k, v in (("onnx", "net.onnx"), ("layers", "net.layers"),
+                                               ("torch", "net.pt"), ("nhwc", "in_nhwc.f32"),
+                                               ("nchw", "in_nchw.f32"))}
+    if all(os.path.exists(f) for f in files.values()):
+        return files
+    model = load_dynrt(model_path).eval()
+    net = static_subnet(model, cfg)
+    export_onnx(net, files["onnx"])
+    write_layers(net, files["layers"])
+    torch.save(net, files["torch"])
+    x = np.random.RandomState(7).uniform(-2, 2, (1, 3, cfg.r, cfg.r)).astype("<f4")
+    x.tofile(files["nchw"])
+    x.transpose(0, 2, 3, 1).copy().tofile(files["nhwc"])
+    return files
+
+
+def peer_cmd(peer, args, model_path, cfgs, files):
+    b = os.path.join(args.build, "bench")
+    if peer == "dynrt":
+        return [os.path.join(b, "peer_dynrt"), model_path, "--subnet", cfgs, "--input", files["nhwc"]]
+    if peer == "ort":
+        return [os.path.join(b, "peer_ort"), files["onnx"], "--lib", args.ort_lib, "--input", files["nchw"]]
+    if peer in ("torch", "torch-jit"):
+        return ["/usr/bin/python3", os.path.join(HERE, "peer_torch.py"), files["torch"], "--input",
+                files["nchw"]] + (["--jit"] if peer == "torch-jit" else [])
+    if peer in ("xnnpack", "dnnl"):
+        return [os.path.join(b, "peer_" + peer), files["layers"], "--input", files["nhwc"]]
+    raise ValueError(peer)
+
+
+def run(cmd, threads, runs, warmup, out=None, timeout=900):
+    cmd = cmd + ["--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
+    if out:
+        cmd += ["--out", out]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                       cwd=REPO)
+    if p.returncode != 0:
+        raise RuntimeError(" ".join(cmd) + ": " + (p.stderr.strip() or p.stdout.strip())[-400:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def switch_costs(args):
+    """Task 4: what going from one sub-network to another costs in each runtime.
+    dynrt: `dynrt bench-switch` (pointer switch in one session) and the process RSS of one
+    session. ORT: one session per sub-network created and kept resident in one process
+    (creation time each, RSS growth). XNNPACK / torch-jit: creation time of one runtime per
+    sub-network and the RSS of a process holding one (from the timing runs' JSON)."""
+    b = os.path.join(args.build, "bench")
+    for suite, model_path, nets in suites(args.suite.split(",")):
+        arch = load_dynrt(model_path).arch
+        tags = ["%s-%016x" % (suite, cfg.id(arch)) for _, cfg in nets]
+        files = [export_all(model_path, cfg, t) for (_, cfg), t in zip(nets, tags)]
+        p = subprocess.run([os.path.join(args.build, "dynrt"), "bench-switch", model_path, "--configs",
+                            str(len(nets)), "--batches", "5"], capture_output=True, text=True, cwd=REPO)
+        print("\n### %s: %d sub-networks\n\n```\n$ dynrt bench-switch %s --configs %d --batches 5\n%s```"
+              % (suite, len(nets), os.path.relpath(model_path, REPO), len(nets), p.stdout))
+        j = run(peer_cmd("dynrt", args, model_path, nets[-1][1].to_string(arch), files[-1]), 1, 3, 1)
+        print("dynrt: one session, largest sub-network resident, process RSS %.1f MiB, model load + "
+              "pack + session %.1f ms" % (j["rss_kb"] / 1024, j["create_ms"]))
+        if os.path.exists(args.ort_lib):
+            onnx = ",".join(f["onnx"] for f in files)
+            cmd = [os.path.join(b, "peer_ort"), onnx, "--lib", args.ort_lib, "--input", files[0]["nchw"]]
+            for _ in range(2):
+                j = run(cmd, 1, 1, 0)
+                print("ort resident: CreateSession ms %s; RSS %.1f -> %.1f MiB (+%.1f MiB for %d sessions)"
+                      % (j["create_ms"], j["rss_kb_before"] / 1024, j["rss_kb_after"] / 1024,
+                         (j["rss_kb_after"] - j["rss_kb_before"]) / 1024, j["n"]))
+        for peer in ("xnnpack", "torch-jit"):
+            if peer == "xnnpack" and not os.path.exists(os.path.join(b, "peer_xnnpack")):
+                continue
+            cs, rs = [], []
+            for (label, cfg), f in zip(nets, files):
+                j = run(peer_cmd(peer, args, model_path, cfg.to_string(arch), f), 1, 1, 0)
+                cs.append(j["create_ms"])
+                rs.append(j["rss_kb"] / 1024)
+            print("%s: create ms per sub-network %s; process RSS MiB %s"
+                  % (peer, ", ".join("%.1f" % c for c in cs), ", ".join("%.0f" % r for r in rs)))
+        sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--suite", default="cifar,imagenet")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", default=os.path.join(REPO, "build-peers"))
+    ap.add_argument("--ort-lib", default=DEFAULT_ORT)
+    ap.add_argument("--peers", default="dynrt,ort,torch,torch-jit,xnnpack,dnnl")
+    ap.add_argument("--only", help="run only sub-networks whose label contains this")
+    ap.add_argument("--budget-ms", type=float, default=400.0,
+                    help="timed milliseconds per process (runs = budget / latency, 3..200)")
+    ap.add_argument("--switch", action="store_true", help="switching costs instead of latency")
+    args = ap.parse_args()
+    if args.switch:
+        return switch_costs(args)
+    threads = [int(t) for t in args.threads.split(",")]
+    peers = [p for p in args.peers.split(",")]
+    avail = []
+    for p in peers:
+        if p in ("dynrt", "ort", "xnnpack", "dnnl") and not os.path.exists(
+                os.path.join(args.build, "bench", "peer_" + p)):
+            print("run_peers: peer_%s not built, skipped" % p, file=sys.stderr)
+            continue
+        if p == "ort" and not os.path.exists(args.ort_lib):
+            print("run_peers: %s missing (npm pack onnxruntime-node), ORT skipped" % args.ort_lib,
+                  file=sys.stderr)
+            continue
+        avail.append(p)
+    results = []
+    for suite, model_path, nets in suites(args.suite.split(",")):
+        arch = load_dynrt(model_path).arch
+        for label, cfg in nets:
+            if args.only and args.only not in label:
+                continue
+            cfgs = cfg.to_string(arch)
+            tag = "%s-%016x" % (suite, cfg.id(arch))
+            files = export_all(model_path, cfg, tag)
+            row = {"suite": suite, "label": label, "subnet": cfgs, "mmac": count_macs(arch, cfg) / 1e6,
+                   "peers": {}}
+            # 1. outputs first
+            ref = None
+            status = {}
+            for p in avail:
+                out = os.path.join(CACHE, "nets", tag, "logits_%s.f32" % p)
+                try:
+                    j = run(peer_cmd(p, args, model_path, cfgs, files), 1, 1, 0, out)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    status[p] = {"status": "error", "msg": str(e)[-300:]}
+                    continue
+                y = np.fromfile(out, dtype="<f4").astype(np.float64)
+                if p == "dynrt":
+                    ref = y
+                    status[p] = {"status": "ok", "rel_err": 0.0, "create_ms": j["create_ms"],
+                                 "probe_us": j["median_us"]}
+                    continue
+                err = float(np.abs(y - ref).max() / np.abs(ref).max()) if y.shape == ref.shape else float("inf")
+                status[p] = {"status": "ok" if err <= TOL else "disagrees", "rel_err": err,
+                             "create_ms": j["create_ms"], "probe_us": j["median_us"]}
+            row["peers"] = status
+            timed = [p for p in avail if status.get(p, {}).get("status") == "ok"]
+            # 2. interleaved timing
+            for t in threads:
+                per = {p: [] for p in timed}
+                for rnd in range(args.rounds):
+                    order = timed[rnd % len(timed):] + timed[:rnd % len(timed)]
+                    for p in order:
+                        probe = max(status[p]["probe_us"], 1.0)
+                        runs = int(min(200, max(3, args.budget_ms * 1e3 / probe)))
+                        try:
+                            j = run(peer_cmd(p, args, model_path, cfgs, files), t, runs, max(2, runs // 10))
+                            per[p].append(j)
+                        except (RuntimeError, subprocess.TimeoutExpired) as e:
+                            status[p]["timing_error"] = str(e)[-300:]
+                for p in timed:
+                    meds = [j["median_us"] for j in per[p]]
+                    if not meds:
+                        continue
+                    d = status[p].setdefault("t%d" % t, {})
+                    d["median_us"] = statistics.median(meds)
+                    d["spread_us"] = [min(meds), max(meds)]
+                    d["p10_p90_us"] = [statistics.median(j["p10_us"] for j in per[p]),
+                                       statistics.median(j["p90_us"] for j in per[p])]
+                    d["min_us"] = min(j["min_us"] for j in per[p])
+                    d["rss_kb"] = per[p][0]["rss_kb"]
+                    if p != "dynrt" and per.get("dynrt"):
+                        ratios = [a["median_us"] / b["median_us"] for a, b in zip(per["dynrt"], per[p])]
+                        d["dynrt_over_peer"] = statistics.median(ratios)
+                        d["ratio_spread"] = [min(ratios), max(ratios)]
+                        d["dynrt_over_peer_min"] = status["dynrt"]["t%d" % t]["min_us"] / d["min_us"]
+            results.append(row)
+            print_row(row, threads)
+            sys.stdout.flush()
+    with open(os.path.join(CACHE, "results.json"), "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "args": vars(args), "results": results}, f, indent=1)
+
+
+def print_row(row, threads):
+    print("\n### %s / %s (%.1f MMAC)\n`%s`\n" % (row["suite"], row["label"], row["mmac"], row["subnet"]))
+    print("| peer | output rel err | " + " | ".join("%d thr median (spread) us | dynrt/peer | best us | dynrt/peer best" % t
+                                                   for t in threads) + " | create ms |")
+    print("|---|---|" + "---|---|---|---|" * len(threads) + "---|")
+    for p, s in row["peers"].items():
+        if s["status"] != "ok":
+            print("| %s | **%s** %s | %s | |" % (p, s["status"], "%.1e" % s["rel_err"] if "rel_err" in s else
+                                                 s.get("msg", ""), " | ".join(["not timed", "", "", ""] * len(threads))))
+            continue
+        cells = []
+        for t in threads:
+            d = s.get("t%d" % t)
+            if not d:
+                cells += ["-", "-", "-", "-"]
+                continue
+            cells.append("%.0f (%.0f-%.0f)" % (d["median_us"], d["spread_us"][0], d["spread_us"][1]))
+            cells.append("%.2f (%.2f-%.2f)" % (d["dynrt_over_peer"], *d["ratio_spread"])
+                         if "dynrt_over_peer" in d else "1")
+            cells.append("%.0f" % d["min_us"])
+            cells.append("%.2f" % d["dynrt_over_peer_min"] if "dynrt_over_peer_min" in d else "1")
+        print("| %s | %.1e | %s | %.1f |" % (p, s["rel_err"], " | ".join(cells), s["create_ms"]))
+
+
+if __name__ == "__main__":
+    main()
