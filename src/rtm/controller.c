@@ -109,11 +109,181 @@ static int level1(dynrt_app *app, const rtm_opt *o) {
   return cur;
 }
 
+/* ---- contention-aware per-inference control (docs/rtm.md) ---- */
+
+double rtm__slow_ovl(const dynrt_app *app, int d, double k) {
+  if (app->kf_ovl_n[d] <= 0) return rtm__slow(app, d, k);
+  double s = app->kf_ovl[d].s + k * sqrt(app->kf_ovl[d].v);
+  return app->rtm->policy == RTM_POLICY_ORACLE ? s * app->true_slow[d] : s;
+}
+
+void rtm__fly_segment(dynrt_rtm *rtm, int d, uint64_t now) {
+  int n = 0;
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) n += rtm->fly[i].dom == d;
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
+    rtm_fly *f = &rtm->fly[i];
+    if (f->dom != d) continue;
+    if (now > f->seg_t) {
+      int opp = rtm->cur_opp[d] >= 0 ? rtm->cur_opp[d] : f->req_opp;
+      double L = f->lat[opp], dt = (double)(now - f->seg_t) * 1e-6;
+      if (L > 0) {
+        if (n >= 2)
+          f->b += dt / L;
+        else
+          f->a += dt / L;
+      }
+      f->seg_t = now;
+    }
+  }
+}
+
+/* Time job a needs from now when it co-runs with jobs of which the longest has b_ovl left
+ * (overlapped): overlapped until that one ends, then alone at the rest of its work. */
+static double finish(double a_ovl, double a_alone, double b_ovl) {
+  if (a_ovl <= b_ovl || a_ovl <= 0) return a_ovl;
+  return b_ovl + (1 - b_ovl / a_ovl) * a_alone;
+}
+
+/* The lowest OPP in [lo, hi] at which each job j meets its deadline while all of them run
+ * together at that OPP; firm[j]: with margin and planning slowdowns; else hi when the
+ * estimates meet the bare target there (best effort), else -1 (lost anyway: no boost). */
+static void fly_needs(const rtm_fly *const *job, const double *rho, const double *el, int nj,
+                      int lo, int hi, int *need, int *firm) {
+  double ro[DYNRT_RTM_MAX_APPS], ra[DYNRT_RTM_MAX_APPS];
+  for (int j = 0; j < nj; j++) need[j] = -2, firm[j] = 0;
+  for (int f = lo; f <= hi; f++) {
+    int last = f == hi;
+    for (int pass = 0; pass < 1 + last; pass++) {
+      for (int j = 0; j < nj; j++) {
+        /* The contention excess learnt (mostly against one co-runner) grows with the
+         * number of co-runners, as time-shared compute does. */
+        double L = rho[j] * job[j]->lat[f];
+        double sa = pass ? job[j]->s_alone0 : job[j]->s_alone;
+        double so = pass ? job[j]->s_ovl0 : job[j]->s_ovl;
+        ro[j] = L * (sa + (nj - 1) * (so - sa));
+        ra[j] = L * sa;
+      }
+      for (int j = 0; j < nj; j++) {
+        if (need[j] != -2) continue;
+        double b = 0;
+        for (int i = 0; i < nj; i++)
+          if (i != j && ro[i] > b) b = ro[i];
+        double t = el[j] + (nj > 1 ? finish(ro[j], ra[j], b) : ra[j]);
+        if (!pass && t <= job[j]->fit_ms) {
+          need[j] = f;
+          firm[j] = 1;
+        } else if (pass) {
+          need[j] = t <= job[j]->target_ms ? hi : -1;
+        }
+      }
+    }
+  }
+}
+
+/* Fills f->lat with the op-library latency of sub-network `subnet` at every OPP of d (the
+ * nearest OPP with a point where it has none). */
+static void fly_lat(const dynrt_app *app, int d, int subnet, rtm_fly *f) {
+  const rtm_dom *dom = &app->rtm->dom[d];
+  double last = 0;
+  int first = -1;
+  for (int k = 0; k < dom->nopps; k++) {
+    int key = d * DYNRT_MAX_OPPS + k;
+    f->lat[k] = 0;
+    if (app->ostart[key] < app->ostart[key + 1]) {
+      const dynrt_oplib_point *p =
+          dynrt_oplib_lookup(app->lib, subnet, app->opts[app->ostart[key]].setting);
+      if (p) f->lat[k] = (float)p->latency_mean_ms;
+    }
+    if (f->lat[k] > 0) {
+      last = f->lat[k];
+      if (first < 0) first = k;
+    } else {
+      f->lat[k] = (float)last;
+    }
+  }
+  for (int k = 0; k < first; k++) f->lat[k] = f->lat[first];
+}
+
+/* Level 1 on a time-shared domain (caller holds app->mu): registers this inference in the
+ * in-flight table, predicts its latency and that of every other inference in flight on the
+ * domain under their overlap, and returns the OPP this inference asks for: the lowest at or
+ * above the grant's where every one of them still meets its deadline (raising the others'
+ * requests where they need it). When even the top OPP cannot save this inference at its
+ * level, a less accurate point above the floor is tried for this inference only (*level). */
+static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
+  dynrt_rtm *rtm = app->rtm;
+  int d = o->domain;
+  double k = rtm->opt.slowdown_sigmas;
+  double target = rtm__target_ms(&app->req);
+  rtm_fly me = {.dom = d,
+                .t0 = now,
+                .seg_t = now,
+                .fit_ms = target * (1 - rtm->opt.margin),
+                .target_ms = target,
+                .s_alone = rtm__slow(app, d, k),
+                .s_ovl = rtm__slow_ovl(app, d, k),
+                .s_alone0 = rtm__slow(app, d, 0),
+                .s_ovl0 = rtm__slow_ovl(app, d, 0)};
+  if (me.s_ovl < me.s_alone) me.s_ovl = me.s_alone;
+  if (me.s_ovl0 < me.s_alone0) me.s_ovl0 = me.s_alone0;
+  const rtm_pt *pts = &app->pts[o->pt_off];
+  const rtm_fly *job[DYNRT_RTM_MAX_APPS];
+  int jid[DYNRT_RTM_MAX_APPS];
+  double rho[DYNRT_RTM_MAX_APPS], el[DYNRT_RTM_MAX_APPS];
+  int need[DYNRT_RTM_MAX_APPS], firm[DYNRT_RTM_MAX_APPS];
+  pthread_mutex_lock(&rtm->fly_mu);
+  rtm__fly_segment(rtm, d, now);
+  int lo = o->opp, hi = rtm->top_opp[d] >= lo ? rtm->top_opp[d] : lo;
+  int nj = 1;
+  job[0] = &me;
+  rho[0] = 1;
+  el[0] = 0;
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
+    rtm_fly *f = &rtm->fly[i];
+    if (i == app->id || f->dom != d) continue;
+    double done = f->a / f->s_alone0 + f->b / f->s_ovl0;
+    rho[nj] = DYNRT_MIN(1.0, DYNRT_MAX(0.02, 1 - done));
+    el[nj] = now > f->t0 ? (double)(now - f->t0) * 1e-6 : 0;
+    f->ovl = 1;
+    jid[nj] = i;
+    job[nj++] = f;
+  }
+  me.ovl = nj > 1;
+  int lvl = *level, req = lo;
+  if (nj == 1) {
+    fly_lat(app, d, pts[lvl].subnet, &me);
+  } else {
+    int best = -1, bneed[DYNRT_RTM_MAX_APPS], bfirm[DYNRT_RTM_MAX_APPS];
+    for (int l = lvl; l >= 0; l--) {
+      if (l < lvl && pts[l].acc < app->req.accuracy_floor) break;
+      fly_lat(app, d, pts[l].subnet, &me);
+      fly_needs(job, rho, el, nj, lo, hi, need, firm);
+      if (best < 0 || firm[0]) {
+        best = l;
+        memcpy(bneed, need, sizeof need);
+        memcpy(bfirm, firm, sizeof firm);
+      }
+      if (firm[0]) break;
+    }
+    if (best != lvl) fly_lat(app, d, pts[best].subnet, &me);
+    if (!bfirm[0]) best = lvl, fly_lat(app, d, pts[lvl].subnet, &me);
+    *level = best;
+    if (!bfirm[0]) fly_needs(job, rho, el, nj, lo, hi, bneed, bfirm);
+    if (bneed[0] > req) req = bneed[0];
+    for (int j = 1; j < nj; j++)
+      if (bneed[j] > rtm->fly[jid[j]].req_opp) rtm->fly[jid[j]].req_opp = bneed[j];
+  }
+  me.req_opp = req;
+  rtm->fly[app->id] = me;
+  pthread_mutex_unlock(&rtm->fly_mu);
+  return req;
+}
+
 dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
   if (!app || !out) return DYNRT_ERR_INVALID_ARG;
   uint64_t t0 = dynrt_now_ns();
   pthread_mutex_lock(&app->mu);
-  const dynrt_rtm *rtm = app->rtm;
+  dynrt_rtm *rtm = app->rtm;
   if (app->grant.opt < 0) {
     dynrt_status st = dynrt__seterr(&app->err, DYNRT_ERR_STATE,
                                     "app '%s': decide before any grant (no resources)", app->name);
@@ -129,6 +299,15 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
   }
   if (level != app->level) app->stats.switches++;
   app->level = level;
+  uint32_t khz = app->grant.khz;
+  int d = o->domain, boost = 0;
+  app->contend = rtm__contends(rtm, d);
+  if (app->contend) {
+    uint64_t now = dynrt_platform_now(rtm->p);
+    int opp = contend(app, o, &level, now); /* level: for this inference only */
+    khz = rtm->dom[d].khz[opp];
+    boost = 1;
+  }
   const rtm_pt *pt = &app->pts[o->pt_off + level];
   const dynrt_oplib_subnet *sn = dynrt_oplib_subnet_at(app->lib, pt->subnet);
   double s = rtm__slow(app, o->domain, 0);
@@ -141,14 +320,14 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
       .domain = o->domain,
       .cpu_mask = app->grant.mask,
       .ncores = app->grant.ncores,
-      .khz = app->grant.khz,
+      .khz = khz,
       .predicted_latency_ms = pt->lat_ms * s,
       .predicted_energy_mj = pt->e_mj * s,
       .plan_epoch = app->grant.epoch,
   };
   app->last_opt = app->grant.opt;
   app->inflight_dom = o->domain;
-  app->inflight_khz = app->grant.khz;
+  app->inflight_khz = khz;
   app->last_level = level;
   app->last_subnet = pt->subnet;
   app->last_pred_ms = pt->lat_ms;
@@ -156,6 +335,8 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
   app->stats.decisions++;
   app->stats.decide_ns_sum += dynrt_now_ns() - t0;
   pthread_mutex_unlock(&app->mu);
+  /* Actuation outside the app's lock (the manager lock nests outside app locks). */
+  if (boost) rtm__fly_apply(rtm, d);
   return DYNRT_OK;
 }
 
@@ -217,6 +398,30 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
   const rtm_opt *o = &app->opts[app->last_opt];
   double lat_ms = (double)latency_ns * 1e-6;
   app->inflight_dom = -1;
+  /* Contention-aware: leave the in-flight table; its progress segments tell the alone and
+   * the overlapped share of this inference. */
+  int fly_d = -1;
+  rtm_fly me = {.dom = -1};
+  if (app->contend) {
+    app->contend = 0;
+    uint64_t now = dynrt_platform_now(rtm->p);
+    pthread_mutex_lock(&rtm->fly_mu);
+    if (rtm->fly[app->id].dom >= 0) {
+      fly_d = rtm->fly[app->id].dom;
+      rtm__fly_segment(rtm, fly_d, now);
+      me = rtm->fly[app->id];
+      rtm->fly[app->id].dom = -1;
+    }
+    pthread_mutex_unlock(&rtm->fly_mu);
+    if (fly_d >= 0 && now > me.t0) {
+      /* Scale the manager clock's segments to the reported latency. */
+      double scale = lat_ms / ((double)(now - me.t0) * 1e-6);
+      me.a *= scale;
+      me.b *= scale;
+    } else {
+      me.dom = -1;
+    }
+  }
   if (app->hold) { /* a plan kept a domain's frequency up for this inference: re-plan */
     app->hold = 0;
     atomic_store(&rtm->replan, 1);
@@ -235,7 +440,32 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
     const rtm_dom *dom = &rtm->dom[d];
     /* The oracle knows the foreign slowdown: its filter learns only the rest. */
     double z = lat_ms / app->last_pred_ms;
+    int ovl_done = 0;
+    if (me.dom >= 0 && me.a + me.b > 0) {
+      if (me.b <= 1e-9) {
+        z = me.a; /* alone: slowdown = sum of segment time / predicted latency */
+      } else {
+        /* Overlapped: a / s_alone + b / s_ovl = 1 gives the overlapped slowdown, when the
+         * overlap was a large enough part of the inference to tell. */
+        double sa = app->kf_n[d] > 0 ? app->kf[d].s : app->kf_kind[dom->shared].s;
+        if (rtm->policy == RTM_POLICY_ORACLE) sa *= app->true_slow[d];
+        double den = 1 - me.a / sa;
+        if (den > 0.25) {
+          double zo = me.b / den;
+          if (rtm->policy == RTM_POLICY_ORACLE) zo /= app->true_slow[d];
+          if (app->kf_ovl_n[d] == 0) {
+            app->kf_ovl[d].s = DYNRT_MIN(DYNRT_MAX(zo, 0.02), 50.0);
+            app->kf_ovl[d].p = rtm->opt.kalman_r;
+          } else {
+            rtm__kf_update(&app->kf_ovl[d], zo, rtm->opt.kalman_q, rtm->opt.kalman_r);
+          }
+          app->kf_ovl_n[d]++;
+        }
+        ovl_done = 1;
+      }
+    }
     if (rtm->policy == RTM_POLICY_ORACLE) z /= app->true_slow[d];
+    if (ovl_done) goto flags;
     if (app->kf_n[d] == 0) {
       /* First measurement here under this load: start from the app's estimate for this
        * kind of domain, so an untried domain never looks better than a tried one of the
@@ -254,6 +484,7 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
     app->kf_n[d]++;
     if (dom->shared || !(dom->cpus & app->loaded))
       rtm__kf_update(&app->kf_kind[dom->shared], z, rtm->opt.kalman_q, rtm->opt.kalman_r);
+  flags:
     if (rtm->policy != RTM_POLICY_ORACLE) {
       app->miss_count = miss ? app->miss_count + 1 : 0;
       double ref = app->slow_at_plan[d];
@@ -267,6 +498,7 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
     }
   }
   pthread_mutex_unlock(&app->mu);
+  if (fly_d >= 0) rtm__fly_apply(rtm, fly_d); /* restore the domain when the overlap ends */
   return DYNRT_OK;
 }
 

@@ -144,6 +144,8 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
   } else {
     degraded = rtm__plan(rtm, n, dom_opp);
   }
+  int planned_opp[DYNRT_MAX_DOMAINS];
+  for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) planned_opp[d] = d < rtm->ndom ? dom_opp[d] : -1;
   /* An inference in flight keeps the frequency it was decided for: lowering it under a
    * running job (an app moved away, a cheaper plan) would stretch that job past its
    * deadline. The app re-plans when it reports. */
@@ -163,12 +165,39 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     }
     pthread_mutex_unlock(&app->mu);
   }
+  /* Contention-aware domains: level 2's OPP is the base that level 1 raises per inference;
+   * the domain runs the max of it and the requests of the inferences in flight. */
+  int fly_now = 0;
+  uint64_t cnow = 0;
+  for (int d = 0; d < rtm->ndom; d++) fly_now |= rtm__contends(rtm, d);
+  if (fly_now) {
+    cnow = dynrt_platform_now(rtm->p);
+    pthread_mutex_lock(&rtm->fly_mu);
+    for (int d = 0; d < rtm->ndom; d++) {
+      if (!rtm__contends(rtm, d)) continue;
+      rtm->plan_opp[d] = planned_opp[d];
+      int top = -1;
+      for (int f = 0; f < rtm->dom[d].nopps; f++)
+        if (rtm->dom[d].allowed[f]) top = f;
+      rtm->top_opp[d] = top;
+      for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++)
+        if (rtm->fly[i].dom == d && rtm->fly[i].req_opp > dom_opp[d])
+          dom_opp[d] = DYNRT_MIN(rtm->fly[i].req_opp, top);
+    }
+    pthread_mutex_unlock(&rtm->fly_mu);
+  }
   /* Frequencies: written only when they change. */
   for (int d = 0; d < rtm->ndom; d++) {
     rtm_dom *dom = &rtm->dom[d];
     if (dom_opp[d] < 0 || !dom->can_set) continue;
     uint32_t khz = dom->khz[dom_opp[d]], actual = 0;
     if (khz == dom->applied_khz) continue;
+    if (rtm__contends(rtm, d)) {
+      pthread_mutex_lock(&rtm->fly_mu);
+      rtm__fly_segment(rtm, d, cnow);
+      rtm->cur_opp[d] = dom_opp[d];
+      pthread_mutex_unlock(&rtm->fly_mu);
+    }
     if (dynrt_platform_set_freq(rtm->p, d, khz, &actual) == DYNRT_OK) {
       dom->applied_khz = actual;
       rtm->stats.freq_writes++;
@@ -187,7 +216,11 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     const rtm_dom *dom = &rtm->dom[o->domain];
     uint64_t mask = masks[i];
     if (rtm__governed(rtm) || starved) mask = dom->shared ? 0 : dom->avail; /* time-shared */
-    uint32_t khz = rtm__governed(rtm) ? 0 : dom->applied_khz ? dom->applied_khz : dom->khz[o->opp];
+    /* Contention-aware domains: the grant carries the planned (base) frequency. */
+    uint32_t khz = rtm__governed(rtm)                 ? 0
+                   : rtm__contends(rtm, o->domain)    ? dom->khz[o->opp]
+                   : dom->applied_khz                 ? dom->applied_khz
+                                                      : dom->khz[o->opp];
     pthread_mutex_lock(&app->mu);
     int level = rtm__governed(rtm) ? app->level : starved ? 0 : a->level;
     rtm_grant *g = &app->grant;
@@ -230,6 +263,37 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
   rtm->planned_once = 1;
   atomic_store(&rtm->next_due, now + rtm->opt.period_ns);
   return DYNRT_OK;
+}
+
+void rtm__fly_apply(dynrt_rtm *rtm, int d) {
+  if (pthread_mutex_trylock(&rtm->mu) != 0) {
+    atomic_store(&rtm->replan, 1); /* level 2 is running: it applies the requests */
+    return;
+  }
+  rtm_dom *dom = &rtm->dom[d];
+  uint64_t now = dynrt_platform_now(rtm->p);
+  pthread_mutex_lock(&rtm->fly_mu);
+  int f = rtm->plan_opp[d];
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++)
+    if (rtm->fly[i].dom == d && rtm->fly[i].req_opp > f) f = rtm->fly[i].req_opp;
+  int change = f >= 0 && f < dom->nopps && dom->khz[f] != dom->applied_khz;
+  if (change) {
+    rtm__fly_segment(rtm, d, now);
+    rtm->cur_opp[d] = f;
+  }
+  pthread_mutex_unlock(&rtm->fly_mu);
+  if (change) {
+    uint32_t actual = 0;
+    if (dynrt_platform_set_freq(rtm->p, d, dom->khz[f], &actual) == DYNRT_OK) {
+      dom->applied_khz = actual;
+      rtm->stats.freq_writes++;
+      rtm->boosts++;
+    } else {
+      DYNRT_LOGW(MOD, "set_freq %s %u kHz: %s", dom->name, dom->khz[f],
+                 dynrt_platform_errmsg(rtm->p));
+    }
+  }
+  pthread_mutex_unlock(&rtm->mu);
 }
 
 /* Applies the oracle's timeline up to now; 1 if anything changed. */

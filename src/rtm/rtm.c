@@ -180,8 +180,18 @@ dynrt_status dynrt_rtm_create(dynrt_platform *platform, const dynrt_rtm_options 
     if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
     return DYNRT_ERR_NOMEM;
   }
+  if (pthread_mutex_init(&rtm->fly_mu, NULL)) {
+    pthread_mutex_destroy(&rtm->mu);
+    dynrt__free(rtm->best);
+    dynrt__free(rtm->back);
+    dynrt__free(rtm);
+    if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
+    return DYNRT_ERR_NOMEM;
+  }
   atomic_init(&rtm->replan, 1);
   atomic_init(&rtm->next_due, 0);
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) rtm->fly[i].dom = -1;
+  for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) rtm->plan_opp[d] = rtm->cur_opp[d] = rtm->top_opp[d] = -1;
   if (rtm__governed(rtm)) {
     /* Baselines leave frequency to the governor they are named after. */
     for (int d = 0; d < rtm->ndom; d++) {
@@ -212,6 +222,7 @@ void dynrt_rtm_destroy(dynrt_rtm *rtm) {
   dynrt__free(rtm->best);
   dynrt__free(rtm->back);
   dynrt__free(rtm->oracle);
+  pthread_mutex_destroy(&rtm->fly_mu);
   pthread_mutex_destroy(&rtm->mu);
   dynrt__free(rtm);
 }
@@ -435,6 +446,8 @@ static void app_init_state(dynrt_app *app) {
   for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) {
     rtm__kf_init(&app->kf[d], rtm->opt.kalman_r);
     app->kf_n[d] = 0;
+    rtm__kf_init(&app->kf_ovl[d], rtm->opt.kalman_r);
+    app->kf_ovl_n[d] = 0;
     app->slow_at_plan[d] = 1;
     app->true_slow[d] = 1;
   }
@@ -601,6 +614,11 @@ dynrt_status dynrt_rtm_remove_app(dynrt_rtm *rtm, dynrt_app *app) {
   }
   rtm->noracle = k;
   if (app->applied) dynrt_platform_assign(rtm->p, app->id, 0);
+  pthread_mutex_lock(&rtm->fly_mu);
+  int fd = rtm->fly[app->id].dom;
+  if (fd >= 0) rtm__fly_segment(rtm, fd, dynrt_platform_now(rtm->p));
+  rtm->fly[app->id].dom = -1;
+  pthread_mutex_unlock(&rtm->fly_mu);
   DYNRT_LOGI(MOD, "app '%s' (id %d) removed", app->name, app->id);
   app_free(app);
   dynrt_status st = rtm__replan(rtm, dynrt_platform_now(rtm->p));

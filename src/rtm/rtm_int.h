@@ -90,6 +90,25 @@ typedef struct rtm_grant {
 
 #define RTM_DOFA_WINDOW 20
 
+/* An inference in flight on a time-shared domain, as level 1 of every app sees it
+ * (contention-aware control, docs/rtm.md "Per-inference contention control"). Progress is
+ * integrated over segments of constant (frequency, overlap): a = sum of alone segment time
+ * / op-library latency at its OPP, b the same over overlapped segments; with slowdowns
+ * s_alone and s_ovl the inference is done when a / s_alone + b / s_ovl = 1. */
+typedef struct rtm_fly {
+  int dom;         /* -1: none */
+  int req_opp;     /* OPP it asked the domain for (the domain runs the max of these) */
+  int ovl;         /* overlapped another inference at some point */
+  uint64_t t0;     /* decide time (platform clock) */
+  uint64_t seg_t;  /* start of the current segment */
+  double a, b;     /* integrated progress, see above */
+  double fit_ms;   /* its deadline from t0: target x (1 - margin) */
+  double s_alone, s_ovl; /* planning slowdowns alone and overlapped */
+  double s_alone0, s_ovl0; /* the estimates themselves (best-effort check) */
+  double target_ms;
+  float lat[DYNRT_MAX_OPPS]; /* op-library latency (ms) of its sub-network per OPP, 0 none */
+} rtm_fly;
+
 struct dynrt_app {
   dynrt_rtm *rtm;
   int id;
@@ -123,6 +142,10 @@ struct dynrt_app {
    * without foreign load: what the app's slowdown is where it has not run yet (the op
    * library's error for this app carries over between domains of one kind). */
   rtm_kf kf_kind[2];
+  /* Slowdown while overlapped by another managed inference on a time-shared domain
+   * (contention-aware policies only; kf then holds the alone slowdown). */
+  rtm_kf kf_ovl[DYNRT_MAX_DOMAINS];
+  int kf_ovl_n[DYNRT_MAX_DOMAINS];
   /* Cores with foreign load (the last DYNRT_EVENT_LOAD_CHANGED), copied under mu. */
   uint64_t loaded;
   double slow_at_plan[DYNRT_MAX_DOMAINS];
@@ -132,6 +155,7 @@ struct dynrt_app {
   int inflight_dom;
   uint32_t inflight_khz;
   int hold;
+  int contend; /* the last decision went through the contention-aware path */
   /* the last decision, for report */
   int last_opt, last_level, last_subnet;
   double last_pred_ms;
@@ -210,6 +234,13 @@ struct dynrt_rtm {
   double gcost[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
   int gsel[DYNRT_MAX_DOMAINS][1 << DYNRT_RTM_MAX_APPS];
   dynrt_rtm_stats stats;
+  /* Contention-aware control: innermost lock (nothing is locked while holding it). */
+  pthread_mutex_t fly_mu;
+  rtm_fly fly[DYNRT_RTM_MAX_APPS]; /* by app id */
+  int plan_opp[DYNRT_MAX_DOMAINS]; /* level 2's OPP per domain (-1: none yet) */
+  int cur_opp[DYNRT_MAX_DOMAINS];  /* OPP the domain runs now (-1: unknown) */
+  int top_opp[DYNRT_MAX_DOMAINS];  /* highest OPP its limits allow (last plan) */
+  uint64_t boosts;                 /* per-inference frequency changes (statistic) */
   dynrt_err err;
 };
 
@@ -249,7 +280,21 @@ void rtm__app_grant_reset(dynrt_app *app);
 /* Baseline policies that leave frequency to a governor. */
 static inline int rtm__governed(const dynrt_rtm *rtm) { return rtm->governor[0] != '\0'; }
 
+/* Contention-aware per-inference control applies to app's policy on domain d. */
+static inline int rtm__contends(const dynrt_rtm *rtm, int d) {
+  return (rtm->policy == RTM_POLICY_RTM || rtm->policy == RTM_POLICY_ORACLE) &&
+         rtm->dom[d].shared && rtm->dom[d].can_set;
+}
+/* Overlapped planning slowdown (k deviations) of app on d; the alone one until measured. */
+double rtm__slow_ovl(const dynrt_app *app, int d, double k);
+/* Closes the current progress segment of every inference in flight on d (caller holds
+ * fly_mu). */
+void rtm__fly_segment(dynrt_rtm *rtm, int d, uint64_t now);
+
 /* ---- cycle.c ---- */
+/* Sets domain d to the max of level 2's OPP and the requests of the inferences in flight
+ * (only on change). Never waits: when level 2 is running it flags it to do this. */
+void rtm__fly_apply(dynrt_rtm *rtm, int d);
 /* Level 2 now (caller holds rtm->mu). */
 dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now);
 /* Steps only if the manager lock is free (infer). */

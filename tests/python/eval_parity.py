@@ -112,7 +112,7 @@ def main():
         # the newest CIFAR-10 super-network in models/ (not the width-only baseline)
         import glob
         cands = [p for p in glob.glob(os.path.join(REPO, "models", "cifar10-*.safetensors"))
-                 if "width" not in os.path.basename(p)]
+                 if "width" not in os.path.basename(p) and not p.endswith(".bn.safetensors")]
         if not cands:
             print("SKIP: no models/cifar10-*.safetensors")
             return SKIP
