@@ -49,11 +49,13 @@ test-asan: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 DYNRT_SANITIZED=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE slow
 
-# ThreadSanitizer on the modules with threads (label "threads" in ctest).
+# ThreadSanitizer on the modules with threads (label "threads" in ctest): only their test
+# programs are built.
+TSAN_TARGETS := test_pool test_engine test_rtm_threads
 test-tsan: deps
 	$(CMAKE) -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDYNRT_WERROR=ON \
 	  -DDYNRT_BUILD_BENCH=OFF -DDYNRT_SANITIZE=thread
-	$(CMAKE) --build $(BUILD)-tsan -j $(JOBS)
+	$(CMAKE) --build $(BUILD)-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 DYNRT_SANITIZED=1 \
 	  ctest --output-on-failure -j $(JOBS) -L threads
 

@@ -825,6 +825,75 @@ static void test_level2_brute_force(void **state) {
   assert_true(infeasible >= 5);
 }
 
+/* Contention-aware level 1 on a time-shared GPU (500 / 1000 MHz; one sub-network: 40 ms and
+ * 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz). A: 50 ms target (fit 47.5 ms), B: 200 ms.
+ * Level 2 plans 500 MHz (40 ms fits, 3x cheaper). A learns its overlapped slowdown (2: 80 ms
+ * while B ran the whole time); then, when B starts while A is in flight, A overlapped needs
+ * 40 x 2 = 80 ms at 500 MHz but 20 x 2 = 40 ms at 1000 MHz: the GPU goes to 1000 MHz for the
+ * overlap and back to 500 MHz when A reports. B itself (190 ms fit) asks for nothing. */
+static void test_contention_boost(void **state) {
+  (void)state;
+  dynrt_platform *p = fake_open("gpu-board");
+  int g = fake_add_domain(p, "gpu", 0, 0, (const uint32_t[]){500000, 1000000}, 2);
+  dynrt_oplib *lib = NULL;
+  assert_int_equal(dynrt_oplib_create("line", NULL, "gpu-board", &lib), DYNRT_OK);
+  dynrt_oplib_setting s0 = {"gpu", 500000, 0}, s1 = {"gpu", 1000000, 0};
+  assert_int_equal(dynrt_oplib_add_setting(lib, &s0, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_add_setting(lib, &s1, NULL), DYNRT_OK);
+  dynrt_oplib_subnet sn = {.config = "net0", .id = 1, .macs = 1000, .params = 1,
+                           .val_top1 = 0.8, .val_images = 100, .test_top1 = -1,
+                           .compute_ns = -1, .memory_ns = -1};
+  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
+  dynrt_oplib_point p0 = {.subnet = 0, .setting = 0, .latency_mean_ms = 40, .energy_mj = 10};
+  dynrt_oplib_point p1 = {.subnet = 0, .setting = 1, .latency_mean_ms = 20, .energy_mj = 30};
+  assert_int_equal(dynrt_oplib_add_point(lib, &p0), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_add_point(lib, &p1), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_finalize(lib), DYNRT_OK);
+  dynrt_rtm *rtm = make_rtm(p, "rtm");
+  dynrt_app *a = add(rtm, lib, "a", 50 * MS, 100 * MS, 0, 1);
+  dynrt_app *b = add(rtm, lib, "b", 200 * MS, 500 * MS, 0, 0);
+  fake_board *fb = fake_of(p);
+  assert_int_equal(fb->cur[g], 500000);
+  /* A alone: 40 ms as predicted. */
+  fb->now = 0;
+  dynrt_decision da = decide(a);
+  assert_int_equal(da.khz, 500000);
+  fb->now = 40 * MS;
+  assert_int_equal(dynrt_app_report(a, 40 * MS, 1000), DYNRT_OK);
+  /* Both, the overlap not yet known: no boost; A takes 80 ms overlapped. */
+  fb->now = 100 * MS;
+  da = decide(a);
+  dynrt_decision db = decide(b);
+  assert_int_equal(da.khz, 500000);
+  assert_int_equal(db.khz, 500000);
+  assert_int_equal(fb->cur[g], 500000);
+  fb->now = 180 * MS;
+  assert_int_equal(dynrt_app_report(a, 80 * MS, 1000), DYNRT_OK);
+  fb->now = 200 * MS;
+  assert_int_equal(dynrt_app_report(b, 100 * MS, 1000), DYNRT_OK);
+  /* Again: B's start raises the GPU for A's overlapped inference. */
+  fb->now = 300 * MS;
+  da = decide(a);
+  assert_int_equal(da.khz, 500000);
+  assert_int_equal(fb->cur[g], 500000);
+  db = decide(b);
+  assert_int_equal(db.khz, 500000); /* B's own need */
+  assert_int_equal(fb->cur[g], 1000000);
+  fb->now = 340 * MS;
+  assert_int_equal(dynrt_app_report(a, 40 * MS, 1000), DYNRT_OK);
+  assert_int_equal(fb->cur[g], 500000); /* restored when the overlap ends */
+  fb->now = 360 * MS;
+  assert_int_equal(dynrt_app_report(b, 60 * MS, 1000), DYNRT_OK);
+  /* A alone again: no boost. */
+  fb->now = 400 * MS;
+  da = decide(a);
+  assert_int_equal(da.khz, 500000);
+  assert_int_equal(fb->cur[g], 500000);
+  dynrt_rtm_destroy(rtm);
+  dynrt_oplib_destroy(lib);
+  dynrt_platform_close(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_optimum),
@@ -841,6 +910,7 @@ int main(void) {
       cmocka_unit_test(test_load_prior),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_level2_brute_force),
+      cmocka_unit_test(test_contention_boost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

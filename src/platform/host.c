@@ -44,9 +44,17 @@ static void host_path(const host *h, char *buf, const char *rel) {
   dynrt__sysfs_path(buf, DYNRT_SYSFS_PATH_MAX, h->root, "%s", rel);
 }
 
-/* "cpu MHz" of /proc/cpuinfo (first CPU), else cpuinfo_max_freq of cpu0, else 0. */
+/* The one frequency of the host: cpuinfo_max_freq of cpu0 when cpufreq exists, else "cpu MHz"
+ * of /proc/cpuinfo (first CPU) rounded to 50 MHz, else 0. The rounding matters: "cpu MHz"
+ * drifts by a few MHz between reads and boots on virtual machines, and operating-point
+ * libraries match hardware settings by exact frequency, so a host library profiled once
+ * must keep matching. */
 static uint32_t host_freq(const host *h, char *note, size_t notelen) {
   char path[DYNRT_SYSFS_PATH_MAX], line[256];
+  uint64_t khz;
+  host_path(h, path, "sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+  if (dynrt__sysfs_read_u64(path, &khz, NULL) == DYNRT_OK && khz > 0 && khz <= UINT32_MAX)
+    return (uint32_t)khz;
   host_path(h, path, "proc/cpuinfo");
   FILE *f = fopen(path, "re");
   if (f) {
@@ -56,17 +64,14 @@ static uint32_t host_freq(const host *h, char *note, size_t notelen) {
       double mhz;
       if (colon && dynrt__parse_double(colon + 1, &mhz) == 0 && mhz > 0 && mhz < 1e6) {
         fclose(f);
-        return (uint32_t)(mhz * 1000.0 + 0.5);
+        uint32_t r = (uint32_t)(mhz / 50.0 + 0.5) * 50u;
+        return (r ? r : 50u) * 1000u;
       }
       break;
     }
     fclose(f);
   }
-  uint64_t khz;
-  host_path(h, path, "sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
-  if (dynrt__sysfs_read_u64(path, &khz, NULL) == DYNRT_OK && khz > 0 && khz <= UINT32_MAX)
-    return (uint32_t)khz;
-  snprintf(note, notelen, "frequency unknown (no 'cpu MHz' in proc/cpuinfo, no cpuinfo_max_freq)");
+  snprintf(note, notelen, "frequency unknown (no cpuinfo_max_freq, no 'cpu MHz' in proc/cpuinfo)");
   return 0;
 }
 

@@ -150,8 +150,9 @@ static double finish(double a_ovl, double a_alone, double b_ovl) {
 static void fly_needs(const rtm_fly *const *job, const double *rho, const double *el, int nj,
                       int lo, int hi, int *need, int *firm) {
   double ro[DYNRT_RTM_MAX_APPS], ra[DYNRT_RTM_MAX_APPS];
+  int left = nj;
   for (int j = 0; j < nj; j++) need[j] = -2, firm[j] = 0;
-  for (int f = lo; f <= hi; f++) {
+  for (int f = lo; f <= hi && left > 0; f++) {
     int last = f == hi;
     for (int pass = 0; pass < 1 + last; pass++) {
       for (int j = 0; j < nj; j++) {
@@ -172,8 +173,10 @@ static void fly_needs(const rtm_fly *const *job, const double *rho, const double
         if (!pass && t <= job[j]->fit_ms) {
           need[j] = f;
           firm[j] = 1;
+          left--;
         } else if (pass) {
           need[j] = t <= job[j]->target_ms ? hi : -1;
+          left--;
         }
       }
     }
@@ -182,11 +185,11 @@ static void fly_needs(const rtm_fly *const *job, const double *rho, const double
 
 /* Fills f->lat with the op-library latency of sub-network `subnet` at every OPP of d (the
  * nearest OPP with a point where it has none). */
-static void fly_lat(const dynrt_app *app, int d, int subnet, rtm_fly *f) {
-  const rtm_dom *dom = &app->rtm->dom[d];
+static void fly_lat(const dynrt_app *app, int d, int subnet, int lo, int hi, rtm_fly *f) {
   double last = 0;
   int first = -1;
-  for (int k = 0; k < dom->nopps; k++) {
+  for (int k = 0; k < lo; k++) f->lat[k] = 0;
+  for (int k = lo; k <= hi; k++) {
     int key = d * DYNRT_MAX_OPPS + k;
     f->lat[k] = 0;
     if (app->ostart[key] < app->ostart[key + 1]) {
@@ -202,6 +205,7 @@ static void fly_lat(const dynrt_app *app, int d, int subnet, rtm_fly *f) {
     }
   }
   for (int k = 0; k < first; k++) f->lat[k] = f->lat[first];
+  for (int k = hi + 1; k < DYNRT_MAX_OPPS; k++) f->lat[k] = f->lat[hi];
 }
 
 /* Level 1 on a time-shared domain (caller holds app->mu): registers this inference in the
@@ -210,6 +214,7 @@ static void fly_lat(const dynrt_app *app, int d, int subnet, rtm_fly *f) {
  * above the grant's where every one of them still meets its deadline (raising the others'
  * requests where they need it). When even the top OPP cannot save this inference at its
  * level, a less accurate point above the floor is tried for this inference only (*level). */
+#define RTM_FLY_LEVELS 1
 static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
   dynrt_rtm *rtm = app->rtm;
   int d = o->domain;
@@ -251,12 +256,13 @@ static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
   me.ovl = nj > 1;
   int lvl = *level, req = lo;
   if (nj == 1) {
-    fly_lat(app, d, pts[lvl].subnet, &me);
+    fly_lat(app, d, pts[lvl].subnet, lo, hi, &me);
   } else {
     int best = -1, bneed[DYNRT_RTM_MAX_APPS], bfirm[DYNRT_RTM_MAX_APPS];
-    for (int l = lvl; l >= 0; l--) {
+    /* At most RTM_FLY_LEVELS less accurate points are tried (level-1 cost bound). */
+    for (int l = lvl; l >= 0 && l >= lvl - RTM_FLY_LEVELS; l--) {
       if (l < lvl && pts[l].acc < app->req.accuracy_floor) break;
-      fly_lat(app, d, pts[l].subnet, &me);
+      fly_lat(app, d, pts[l].subnet, lo, hi, &me);
       fly_needs(job, rho, el, nj, lo, hi, need, firm);
       if (best < 0 || firm[0]) {
         best = l;
@@ -265,8 +271,8 @@ static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
       }
       if (firm[0]) break;
     }
-    if (best != lvl) fly_lat(app, d, pts[best].subnet, &me);
-    if (!bfirm[0]) best = lvl, fly_lat(app, d, pts[lvl].subnet, &me);
+    if (best != lvl) fly_lat(app, d, pts[best].subnet, lo, hi, &me);
+    if (!bfirm[0]) best = lvl, fly_lat(app, d, pts[lvl].subnet, lo, hi, &me);
     *level = best;
     if (!bfirm[0]) fly_needs(job, rho, el, nj, lo, hi, bneed, bfirm);
     if (bneed[0] > req) req = bneed[0];

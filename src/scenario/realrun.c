@@ -321,11 +321,23 @@ static dynrt_status host_lib(dynrt_platform *p, const dynrt_scn_app *a, const dy
   if (!access(path, R_OK) && dynrt_oplib_load(path, &lib, errbuf, errlen) == DYNRT_OK) {
     dynrt_model_info mi;
     dynrt_model_get_info(m, &mi);
+    /* Usable only if profiled at a frequency this host runs (the manager matches OPPs). */
+    const dynrt_domain_info *di = dynrt_platform_domain(p, 0);
+    int usable = 0;
+    for (int i = 0; i < dynrt_oplib_num_settings(lib); i++) {
+      const dynrt_oplib_setting *set = dynrt_oplib_setting_at(lib, i);
+      usable |= !strcmp(set->domain, di->name) && set->khz == di->opps[0].khz;
+    }
     if (!strcmp(dynrt_oplib_platform(lib), "host") &&
-        !strcmp(dynrt_oplib_model_name(lib), mi.name)) {
+        !strcmp(dynrt_oplib_model_name(lib), mi.name) && usable) {
       *out = lib;
       return DYNRT_OK;
     }
+    fprintf(stderr,
+            "dynrt run: %s is not usable here (platform '%s', model '%s', no setting at %s %u "
+            "kHz)\n",
+            path, dynrt_oplib_platform(lib), dynrt_oplib_model_name(lib), di->name,
+            di->opps[0].khz);
     dynrt_oplib_destroy(lib);
   }
   fprintf(stderr, "dynrt run: no host op library for %s: profiling it now (measured)...\n",
