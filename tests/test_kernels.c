@@ -60,7 +60,7 @@ static void ffill(float *p, size_t n, float v) {
 }
 
 /* Tables to check against the scalar reference: those this CPU runs. */
-static const char *const simd_names[] = {"avx2", "avx512"};
+static const char *const simd_names[] = {"avx2", "avx512", "neon"};
 #define NSIMD (sizeof simd_names / sizeof simd_names[0])
 
 /*
@@ -235,8 +235,8 @@ static void test_gemm_nan_rows(void **state) {
   float *a = frand(m * k, -1.0f, 1.0f), *c = falloc(m * n);
   a[5 * k + 7] = NAN;
   const dynrt_kernels *tabs[] = {&dynrt__kernels_scalar, dynrt__kernels_by_name("avx2"),
-                                 dynrt__kernels_by_name("avx512")};
-  for (size_t t = 0; t < 3; t++) {
+                                 dynrt__kernels_by_name("avx512"), dynrt__kernels_by_name("neon")};
+  for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++) {
     if (!tabs[t]) continue;
     for (int act = 0; act < NACT; act++) {
       dynrt_gemm_args g = {m,    n, k, a, k, NULL, wp, k * 16, NULL, NULL, (dynrt_act)act,
@@ -549,7 +549,8 @@ static void test_conv_scalar_direct(void **state) {
 static void test_gap_act(void **state) {
   (void)state;
   static const size_t chans[] = {1, 7, 16, 17, 63, 64, 65, 960};
-  const dynrt_kernels *tabs[] = {dynrt__kernels_by_name("avx2"), dynrt__kernels_by_name("avx512")};
+  const dynrt_kernels *tabs[] = {dynrt__kernels_by_name("avx2"), dynrt__kernels_by_name("avx512"),
+                                 dynrt__kernels_by_name("neon")};
   for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
     size_t c = chans[i], cs = c + rndu(0, 5), n = rndu(1, 70);
     float *in = frand(n * cs, -1.0f, 1.0f), *ref = falloc(c), *got = falloc(c);
@@ -558,7 +559,7 @@ static void test_gap_act(void **state) {
     if (rnd() % 3 == 0) in[rndu(0, n - 1) * cs + rndu(0, c - 1)] = NAN;
     dynrt__kernels_scalar.gap(n, c, in, cs, ref);
     dynrt__kernels_scalar.gap(n, c, ain, cs, mag);
-    for (size_t t = 0; t < 2; t++) {
+    for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++) {
       if (!tabs[t]) continue;
       tabs[t]->gap(n, c, in, cs, got);
       check_close("gap", tabs[t]->name, got, ref, mag, c);
@@ -572,7 +573,7 @@ static void test_gap_act(void **state) {
         float want = dynrt__act1((dynrt_act)act, x[j]);
         assert_true(isnan(want) ? isnan(xr[j]) : xr[j] == want);
       }
-      for (size_t t = 0; t < 2; t++) {
+      for (size_t t = 0; t < sizeof tabs / sizeof tabs[0]; t++) {
         if (!tabs[t]) continue;
         float *xs = falloc(c + 1);
         memcpy(xs, x, c * sizeof(float));

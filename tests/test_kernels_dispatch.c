@@ -17,7 +17,8 @@
 
 static const char *value = "scalar", *expect = "scalar";
 
-/* The rule of dispatch.c, restated: AVX-512 F+BW+VL+DQ (with AVX2+FMA) > AVX2+FMA > scalar. */
+/* The rule of dispatch.c, restated: AVX-512 F+BW+VL+DQ (with AVX2+FMA) > AVX2+FMA > scalar on
+ * x86-64; NEON > scalar on AArch64. */
 static const char *best_name(void) {
   unsigned f = dynrt_cpu_features();
   unsigned avx2 = DYNRT_CPU_AVX2 | DYNRT_CPU_FMA;
@@ -26,6 +27,9 @@ static const char *best_name(void) {
 #if defined(__x86_64__)
   if ((f & avx512) == avx512) return "avx512";
   if ((f & avx2) == avx2) return "avx2";
+#endif
+#if defined(__aarch64__)
+  if (f & DYNRT_CPU_NEON) return "neon";
 #endif
   (void)f, (void)avx2, (void)avx512;
   return "scalar";

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -542,6 +543,97 @@ static void test_alloc_failure_sweep(void **state) {
   assert_int_equal(wait_tasks(before), before);
 }
 
+/* Thread-count and core-set changes between thousands of short jobs, also with spin 0 so
+ * every idle thread sleeps: a lost wake-up would hang a job, so a watchdog thread fails the
+ * test with a message if one job takes more than 10 s instead of letting it hang. */
+static _Atomic int watchdog_stop;
+static _Atomic uint64_t watchdog_jobs; /* jobs completed so far */
+static _Atomic int watchdog_phase;
+static pthread_mutex_t watchdog_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watchdog_cond = PTHREAD_COND_INITIALIZER;
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  uint64_t last = UINT64_MAX;
+  pthread_mutex_lock(&watchdog_mutex);
+  while (!atomic_load(&watchdog_stop)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int rc = 0;
+    while (!atomic_load(&watchdog_stop) && rc != ETIMEDOUT)
+      rc = pthread_cond_timedwait(&watchdog_cond, &watchdog_mutex, &until);
+    if (atomic_load(&watchdog_stop)) break;
+    uint64_t now = atomic_load(&watchdog_jobs);
+    if (now == last) {
+      fprintf(stderr, "test_pool: watchdog: no job completed in 10 s (phase %d, %llu jobs done): "
+                      "a lost wake-up or deadlock in the pool\n",
+              atomic_load(&watchdog_phase), (unsigned long long)now);
+      fflush(stderr);
+      abort();
+    }
+    last = now;
+  }
+  pthread_mutex_unlock(&watchdog_mutex);
+  return NULL;
+}
+
+static void stress_fn(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
+  (void)thread;
+  _Atomic long *sum = ctx;
+  long s = 0;
+  for (size_t i = i0; i < i1; i++)
+    for (size_t j = j0; j < j1; j++) s += (long)(i * 16 + j);
+  atomic_fetch_add_explicit(sum, s, memory_order_relaxed);
+}
+
+static void stress_job(dynrt_pool *pool, size_t ni, size_t nj) {
+  _Atomic long sum = 0;
+  dynrt_pool_parallel_2d(pool, ni, nj, 1, 1, stress_fn, &sum);
+  long want = 0;
+  for (size_t i = 0; i < ni; i++)
+    for (size_t j = 0; j < nj; j++) want += (long)(i * 16 + j);
+  assert_int_equal(atomic_load(&sum), want);
+  atomic_fetch_add(&watchdog_jobs, 1);
+}
+
+static void test_set_threads_stress(void **state) {
+  (void)state;
+  int ok[CPU_SETSIZE];
+  int nok = allowed_cpus(ok, CPU_SETSIZE);
+  pthread_t dog;
+  atomic_store(&watchdog_stop, 0);
+  atomic_store(&watchdog_jobs, 0);
+  assert_int_equal(pthread_create(&dog, NULL, watchdog_main, NULL), 0);
+  for (int max = 2; max <= 3; max++) {
+    dynrt_pool *pool;
+    assert_int_equal(dynrt_pool_create(max, &pool), DYNRT_OK);
+    for (int phase = 0; phase < 4; phase++) {
+      atomic_store(&watchdog_phase, max * 10 + phase);
+      /* phases: spin 0 / spin 30 us, unpinned / pinned lists */
+      assert_int_equal(dynrt_pool_set_spin_us(pool, phase % 2 ? 30 : 0), DYNRT_OK);
+      for (int k = 0; k < 3000; k++) {
+        int n = 1 + (k + (k / 7)) % max;
+        if (phase < 2) {
+          assert_int_equal(dynrt_pool_set_cpus(pool, NULL, n), DYNRT_OK);
+        } else {
+          int cpus[MAX_THREADS];
+          for (int t = 0; t < n; t++) cpus[t] = ok[(k + t) % nok];
+          assert_int_equal(dynrt_pool_set_cpus(pool, cpus, n), DYNRT_OK);
+        }
+        int jobs = 1 + k % 3;
+        for (int j = 0; j < jobs; j++) stress_job(pool, 1 + (size_t)(k + j) % 4, 1 + (size_t)k % 3);
+      }
+    }
+    dynrt_pool_destroy(pool);
+  }
+  pthread_mutex_lock(&watchdog_mutex);
+  atomic_store(&watchdog_stop, 1);
+  pthread_cond_signal(&watchdog_cond);
+  pthread_mutex_unlock(&watchdog_mutex);
+  pthread_join(dog, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_input),
@@ -550,6 +642,7 @@ int main(void) {
       cmocka_unit_test(test_many_short_jobs),
       cmocka_unit_test(test_set_cpus_pinning),
       cmocka_unit_test(test_set_cpus_under_load),
+      cmocka_unit_test(test_set_threads_stress),
       cmocka_unit_test(test_pin_failure_reported),
       cmocka_unit_test(test_nested),
       cmocka_unit_test(test_no_thread_leak),

@@ -3,6 +3,8 @@
  * NHWC float input, through the public API only (bench/peers/peer_common.h output).
  *   peer_dynrt MODEL.safetensors --subnet "r=.." --input in_nhwc.f32 [--threads T] ...
  * create_ms = model load + pack + session create + subnet switch.
+ * DYNRT_PEER_SPIN_US=N (diagnostic): lend the session a pool whose workers spin N us before
+ * sleeping (dynrt_pool_set_spin_us) instead of the default.
  */
 #include "dynrt/engine.h"
 #include "peer_common.h"
@@ -33,6 +35,14 @@ int main(int argc, char **argv) {
   if (dynrt_model_load(a.model, &m, &err) != DYNRT_OK) peer_die("dynrt", "load", err.msg);
   if (dynrt_subnet_parse(m, a.subnet, &cfg, &err) != DYNRT_OK) peer_die("dynrt", "subnet", err.msg);
   dynrt_session_options o = {.pool = NULL, .max_threads = a.threads, .threads = a.threads};
+  dynrt_pool *pool = NULL;
+  const char *spin = getenv("DYNRT_PEER_SPIN_US");
+  if (spin) {
+    if (dynrt_pool_create(a.threads, &pool) != DYNRT_OK ||
+        dynrt_pool_set_spin_us(pool, (unsigned)atoi(spin)) != DYNRT_OK)
+      peer_die("dynrt", "pool", pool ? dynrt_pool_errmsg(pool) : NULL);
+    o.pool = pool;
+  }
   if (dynrt_session_create(m, &o, &s, &err) != DYNRT_OK) peer_die("dynrt", "session", err.msg);
   if (dynrt_session_set_subnet(s, &cfg, NULL) != DYNRT_OK)
     peer_die("dynrt", "set_subnet", dynrt_session_errmsg(s));
@@ -46,6 +56,7 @@ int main(int argc, char **argv) {
   peer_time("dynrt", &a, run, &c, create_ms);
   dynrt_session_destroy(s);
   dynrt_model_destroy(m);
+  dynrt_pool_destroy(pool);
   free(x);
   return 0;
 }

@@ -461,7 +461,7 @@ int dynrt_cmd_search(int argc, char **argv) {
       dynrt_cli_fail("search", "board %s: %s", boards[b], err.msg);
       goto done;
     }
-    snprintf(bp, sizeof bp, "%s.%s.oplib.json", base, boards[b]);
+    snprintf(bp, sizeof bp, "%s.%.63s.oplib.json", base, boards[b]); /* boards[b]: < 64 */
     if (dynrt_oplib_save(bl, bp)) {
       dynrt_cli_fail("search", "%s: %s", bp, dynrt_oplib_errmsg(bl));
       dynrt_oplib_destroy(bl);

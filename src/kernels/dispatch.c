@@ -1,6 +1,6 @@
 /*
  * dispatch.c - chooses the kernel table once per process from the CPU features, or from
- * DYNRT_KERNELS=scalar|avx2|avx512. It must never pick a table the CPU cannot run.
+ * DYNRT_KERNELS=scalar|avx2|avx512|neon. It must never pick a table the CPU cannot run.
  */
 #include <pthread.h>
 #include <string.h>
@@ -21,11 +21,15 @@ const dynrt_kernels *dynrt__kernels_by_name(const char *name) {
   if (!strcmp(name, "avx512"))
     return (f & NEED_AVX512) == NEED_AVX512 ? &dynrt__kernels_avx512 : NULL;
 #endif
+#ifdef DYNRT_KERNELS_ARM64
+  if (!strcmp(name, "neon"))
+    return dynrt_cpu_features() & DYNRT_CPU_NEON ? &dynrt__kernels_neon : NULL;
+#endif
   return NULL;
 }
 
 static const dynrt_kernels *best_table(void) {
-  static const char *const order[] = {"avx512", "avx2"};
+  static const char *const order[] = {"avx512", "avx2", "neon"};
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     const dynrt_kernels *t = dynrt__kernels_by_name(order[i]);
     if (t) return t;
@@ -47,7 +51,7 @@ static void choose(void) {
     else
       DYNRT_LOGW("kernels",
                  "DYNRT_KERNELS=%s: unknown or not supported by this CPU "
-                 "(scalar, avx2, avx512); using %s",
+                 "(scalar, avx2, avx512, neon); using %s",
                  env, best->name);
   }
   DYNRT_LOGD("kernels", "using %s kernels", chosen->name);

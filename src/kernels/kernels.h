@@ -2,8 +2,8 @@
  * kernels.h - the float32 compute kernels and their packed weight layouts.
  *
  * Every kernel family has a scalar reference (the oracle for tests) and AVX2 / AVX-512
- * (later NEON) versions with identical semantics. One table is chosen once per process by
- * CPU features; DYNRT_KERNELS=scalar|avx2|avx512 forces one (tests, benchmarks).
+ * (x86-64) and NEON (AArch64) versions with identical semantics. One table is chosen once per
+ * process by CPU features; DYNRT_KERNELS=scalar|avx2|avx512|neon forces one (tests, benchmarks).
  *
  * The layouts exist for zero-copy sub-network slicing: a sub-network uses a prefix of the
  * output channels (N) and of the input channels (K) of the largest layer, straight from the

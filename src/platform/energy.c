@@ -82,7 +82,7 @@ static int find_rapl(dynrt__energy *e, const char *root, char *note, size_t note
     dynrt_err err;
     dynrt__clearerr(&err);
     if (dynrt__sysfs_read_u64(rpath, &range, &err) != DYNRT_OK || range == 0) {
-      snprintf(note, notelen, "RAPL zone %s unusable: %s", names[i],
+      snprintf(note, notelen, "RAPL zone %.64s unusable: %.400s", names[i],
                range == 0 && err.status == DYNRT_OK ? "max_energy_range_uj is 0" : err.msg);
       continue;
     }

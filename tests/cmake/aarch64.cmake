@@ -11,7 +11,10 @@ if(DYNRT_ARCH_ARM64 AND TARGET test_kernels_dispatch)
 endif()
 
 function(dynrt_label_host_exec)
-  foreach(t offline_cli_calibrate_eval eval_parity_tiny eval_parity_cifar10)
+  # dynrt_* of scenario.cmake use COMMAND $<TARGET_FILE:dynrt>, which CMake 3.25 does not
+  # prefix with the emulator (a plain target name, COMMAND dynrt, would be).
+  foreach(t offline_cli_calibrate_eval eval_parity_tiny eval_parity_cifar10 dynrt_sim_smoke
+          dynrt_sim_bad_policy dynrt_run_smoke)
     if(TEST ${t})
       set_property(TEST ${t} APPEND PROPERTY LABELS host-exec)
     endif()
