@@ -566,8 +566,9 @@ static void *watchdog_main(void *arg) {
     if (atomic_load(&watchdog_stop)) break;
     uint64_t now = atomic_load(&watchdog_jobs);
     if (now == last) {
-      fprintf(stderr, "test_pool: watchdog: no job completed in 10 s (phase %d, %llu jobs done): "
-                      "a lost wake-up or deadlock in the pool\n",
+      fprintf(stderr,
+              "test_pool: watchdog: no job completed in 10 s (phase %d, %llu jobs done): "
+              "a lost wake-up or deadlock in the pool\n",
               atomic_load(&watchdog_phase), (unsigned long long)now);
       fflush(stderr);
       abort();

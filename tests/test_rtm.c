@@ -840,9 +840,15 @@ static void test_contention_boost(void **state) {
   dynrt_oplib_setting s0 = {"gpu", 500000, 0}, s1 = {"gpu", 1000000, 0};
   assert_int_equal(dynrt_oplib_add_setting(lib, &s0, NULL), DYNRT_OK);
   assert_int_equal(dynrt_oplib_add_setting(lib, &s1, NULL), DYNRT_OK);
-  dynrt_oplib_subnet sn = {.config = "net0", .id = 1, .macs = 1000, .params = 1,
-                           .val_top1 = 0.8, .val_images = 100, .test_top1 = -1,
-                           .compute_ns = -1, .memory_ns = -1};
+  dynrt_oplib_subnet sn = {.config = "net0",
+                           .id = 1,
+                           .macs = 1000,
+                           .params = 1,
+                           .val_top1 = 0.8,
+                           .val_images = 100,
+                           .test_top1 = -1,
+                           .compute_ns = -1,
+                           .memory_ns = -1};
   assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
   dynrt_oplib_point p0 = {.subnet = 0, .setting = 0, .latency_mean_ms = 40, .energy_mj = 10};
   dynrt_oplib_point p1 = {.subnet = 0, .setting = 1, .latency_mean_ms = 20, .energy_mj = 30};

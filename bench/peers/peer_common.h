@@ -43,18 +43,28 @@ static void peer_parse(const char *peer, int argc, char **argv, peer_args *a) {
     }
     if (!v) peer_die(peer, "missing value after", k);
     i++;
-    if (!strcmp(k, "--subnet")) a->subnet = v;
-    else if (!strcmp(k, "--input")) a->input = v;
-    else if (!strcmp(k, "--out")) a->out = v;
-    else if (!strcmp(k, "--lib")) a->lib = v;
-    else if (!strcmp(k, "--threads")) a->threads = atoi(v);
-    else if (!strcmp(k, "--runs")) a->runs = atoi(v);
-    else if (!strcmp(k, "--warmup")) a->warmup = atoi(v);
-    else peer_die(peer, "unknown option", k);
+    if (!strcmp(k, "--subnet"))
+      a->subnet = v;
+    else if (!strcmp(k, "--input"))
+      a->input = v;
+    else if (!strcmp(k, "--out"))
+      a->out = v;
+    else if (!strcmp(k, "--lib"))
+      a->lib = v;
+    else if (!strcmp(k, "--threads"))
+      a->threads = atoi(v);
+    else if (!strcmp(k, "--runs"))
+      a->runs = atoi(v);
+    else if (!strcmp(k, "--warmup"))
+      a->warmup = atoi(v);
+    else
+      peer_die(peer, "unknown option", k);
   }
   if (!a->model || !a->input || a->threads < 1 || a->runs < 1 || a->warmup < 0)
-    peer_die(peer, "usage: MODEL --input IN.f32 [--subnet S] [--threads T] [--runs N] "
-                   "[--warmup W] [--out LOGITS.f32] [--lib PATH]", NULL);
+    peer_die(peer,
+             "usage: MODEL --input IN.f32 [--subnet S] [--threads T] [--runs N] "
+             "[--warmup W] [--out LOGITS.f32] [--lib PATH]",
+             NULL);
 }
 
 /* Reads n float32 values (n = file size / 4) into a malloc'd buffer with 64 bytes of slack. */

@@ -38,24 +38,31 @@ static int layers_load(const char *path, layers *L) {
   int ver;
   if (!f) return fprintf(stderr, "%s: cannot open\n", path), -1;
   if (!fgets(line, sizeof line, f) ||
-      sscanf(line, "dynrt-layers %d %d %d %d %ld", &ver, &L->r, &L->classes, &L->n, &L->n_floats) != 5 ||
+      sscanf(line, "dynrt-layers %d %d %d %d %ld", &ver, &L->r, &L->classes, &L->n, &L->n_floats) !=
+          5 ||
       ver != 1 || L->n < 1 || L->n_floats < 1)
     return fprintf(stderr, "%s: bad header\n", path), fclose(f), -1;
   L->ops = calloc((size_t)L->n, sizeof *L->ops);
   for (int i = 0; i < L->n; i++) {
     layer_op *o = &L->ops[i];
-    if (!fgets(line, sizeof line, f)) return fprintf(stderr, "%s: truncated\n", path), fclose(f), -1;
+    if (!fgets(line, sizeof line, f))
+      return fprintf(stderr, "%s: truncated\n", path), fclose(f), -1;
     if (sscanf(line, "conv %d %d %d %d %d %31s %d %ld %ld", &o->cin, &o->cout, &o->k, &o->stride,
                &o->groups, act, &o->h, &o->w, &o->b) == 9)
       o->kind = OP_CONV, o->act = layers_act(act);
-    else if (sscanf(line, "se %d %d %ld %ld %ld %ld", &o->cin, &o->cout, &o->w, &o->b, &o->w2, &o->b2) == 6)
+    else if (sscanf(line, "se %d %d %ld %ld %ld %ld", &o->cin, &o->cout, &o->w, &o->b, &o->w2,
+                    &o->b2) == 6)
       o->kind = OP_SE;
     else if (sscanf(line, "fc %d %d %31s %ld %ld", &o->cin, &o->cout, act, &o->w, &o->b) == 5)
       o->kind = OP_FC, o->act = layers_act(act);
-    else if (!strncmp(line, "save", 4)) o->kind = OP_SAVE;
-    else if (!strncmp(line, "add", 3)) o->kind = OP_ADD;
-    else if (!strncmp(line, "gap", 3)) o->kind = OP_GAP;
-    else return fprintf(stderr, "%s: bad op line '%s'\n", path, line), fclose(f), -1;
+    else if (!strncmp(line, "save", 4))
+      o->kind = OP_SAVE;
+    else if (!strncmp(line, "add", 3))
+      o->kind = OP_ADD;
+    else if (!strncmp(line, "gap", 3))
+      o->kind = OP_GAP;
+    else
+      return fprintf(stderr, "%s: bad op line '%s'\n", path, line), fclose(f), -1;
   }
   if (!fgets(line, sizeof line, f) || strncmp(line, "end", 3))
     return fprintf(stderr, "%s: no end line\n", path), fclose(f), -1;

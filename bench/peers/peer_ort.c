@@ -19,12 +19,22 @@ typedef struct OrtStatus OrtStatus;
 typedef void *(*ort_fn)(void);
 /* Indices into OrtApi (version 1 layout, unchanged since). */
 enum {
-  ORT_GetErrorMessage = 2, ORT_CreateEnv = 3, ORT_CreateSession = 7, ORT_Run = 9,
-  ORT_CreateSessionOptions = 10, ORT_SetSessionGraphOptimizationLevel = 23,
-  ORT_SetIntraOpNumThreads = 24, ORT_SetInterOpNumThreads = 25,
-  ORT_CreateTensorWithDataAsOrtValue = 49, ORT_CreateCpuMemoryInfo = 69,
-  ORT_ReleaseEnv = 92, ORT_ReleaseStatus = 93, ORT_ReleaseMemoryInfo = 94, ORT_ReleaseSession = 95,
-  ORT_ReleaseValue = 96, ORT_ReleaseSessionOptions = 100
+  ORT_GetErrorMessage = 2,
+  ORT_CreateEnv = 3,
+  ORT_CreateSession = 7,
+  ORT_Run = 9,
+  ORT_CreateSessionOptions = 10,
+  ORT_SetSessionGraphOptimizationLevel = 23,
+  ORT_SetIntraOpNumThreads = 24,
+  ORT_SetInterOpNumThreads = 25,
+  ORT_CreateTensorWithDataAsOrtValue = 49,
+  ORT_CreateCpuMemoryInfo = 69,
+  ORT_ReleaseEnv = 92,
+  ORT_ReleaseStatus = 93,
+  ORT_ReleaseMemoryInfo = 94,
+  ORT_ReleaseSession = 95,
+  ORT_ReleaseValue = 96,
+  ORT_ReleaseSessionOptions = 100
 };
 typedef struct OrtApiBase {
   const void *(*GetApi)(uint32_t version);
@@ -96,15 +106,16 @@ int main(int argc, char **argv) {
   if ((size_t)(3 * r * r) != n) peer_die("ort", "input size is not 3*r*r", a.input);
   float logits[100000];
   void *env, *opt, *sess, *mem, *in = NULL, *out = NULL;
-  check(F(ORT_CreateEnv, OrtStatus * (*)(int, const char *, void **))(3, "peer", &env), "CreateEnv");
+  check(F(ORT_CreateEnv, OrtStatus * (*)(int, const char *, void **))(3, "peer", &env),
+        "CreateEnv");
   if (strchr(a.model, ',')) return resident(&a, env);
   double t0 = peer_now_us();
   check(F(ORT_CreateSessionOptions, OrtStatus * (*)(void **))(&opt), "CreateSessionOptions");
   check(F(ORT_SetSessionGraphOptimizationLevel, OrtStatus * (*)(void *, int))(opt, 99), "optlevel");
   check(F(ORT_SetIntraOpNumThreads, OrtStatus * (*)(void *, int))(opt, a.threads), "intra");
   check(F(ORT_SetInterOpNumThreads, OrtStatus * (*)(void *, int))(opt, 1), "inter");
-  check(F(ORT_CreateSession, OrtStatus * (*)(void *, const char *, void *, void **))(env, a.model, opt,
-                                                                                     &sess),
+  check(F(ORT_CreateSession, OrtStatus * (*)(void *, const char *, void *, void **))(env, a.model,
+                                                                                     opt, &sess),
         "CreateSession");
   double create_ms = (peer_now_us() - t0) / 1e3;
   check(F(ORT_CreateCpuMemoryInfo, OrtStatus * (*)(int, int, void **))(1, 0, &mem), "MemoryInfo");

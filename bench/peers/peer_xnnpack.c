@@ -22,7 +22,8 @@ static void ck(enum xnn_status s, const char *what) {
   if (s != xnn_status_success) peer_die("xnnpack", what, "failed");
 }
 
-static uint32_t tensor(size_t nd, const size_t *dims, const void *data, uint32_t ext, uint32_t flags) {
+static uint32_t tensor(size_t nd, const size_t *dims, const void *data, uint32_t ext,
+                       uint32_t flags) {
   uint32_t id;
   ck(xnn_define_tensor_value(sg, xnn_datatype_fp32, nd, dims, data, ext, flags, &id), "tensor");
   return id;
@@ -83,19 +84,20 @@ int main(int argc, char **argv) {
       if (o->groups > 1) {
         float *t = dw + o->w;
         for (size_t ch = 0; ch < (size_t)o->cout; ch++)
-          for (size_t q = 0; q < k * k; q++) t[q * (size_t)o->cout + ch] = d[o->w + (long)(ch * k * k + q)];
+          for (size_t q = 0; q < k * k; q++)
+            t[q * (size_t)o->cout + ch] = d[o->w + (long)(ch * k * k + q)];
         size_t df[4] = {1, k, k, (size_t)o->cout};
         uint32_t w = tensor(4, df, t, XNN_INVALID_VALUE_ID, 0);
-        ck(xnn_define_depthwise_convolution_2d(sg, p, p, p, p, (uint32_t)k, (uint32_t)k, (uint32_t)o->stride,
-                                               (uint32_t)o->stride, 1, 1, 1, (size_t)o->cin, lo, hi, cur, w,
-                                               bias, out, 0),
+        ck(xnn_define_depthwise_convolution_2d(sg, p, p, p, p, (uint32_t)k, (uint32_t)k,
+                                               (uint32_t)o->stride, (uint32_t)o->stride, 1, 1, 1,
+                                               (size_t)o->cin, lo, hi, cur, w, bias, out, 0),
            "depthwise");
       } else {
         size_t df[4] = {(size_t)o->cout, k, k, (size_t)o->cin};
         uint32_t w = tensor(4, df, d + o->w, XNN_INVALID_VALUE_ID, 0);
         ck(xnn_define_convolution_2d(sg, p, p, p, p, (uint32_t)k, (uint32_t)k, (uint32_t)o->stride,
-                                     (uint32_t)o->stride, 1, 1, 1, (size_t)o->cin, (size_t)o->cout, lo, hi,
-                                     cur, w, bias, out, 0),
+                                     (uint32_t)o->stride, 1, 1, 1, (size_t)o->cin, (size_t)o->cout,
+                                     lo, hi, cur, w, bias, out, 0),
            "conv");
       }
       h = ho, c = (size_t)o->cout;
@@ -107,7 +109,8 @@ int main(int argc, char **argv) {
       uint32_t g = tensor(4, dg, NULL, XNN_INVALID_VALUE_ID, 0);
       ck(xnn_define_global_average_pooling_2d(sg, -INFINITY, INFINITY, cur, g, 0), "se gap");
       uint32_t m = tensor(4, dm, NULL, XNN_INVALID_VALUE_ID, 0);
-      ck(xnn_define_fully_connected(sg, 0.0f, INFINITY, g, tensor(2, dw1, d + o->w, XNN_INVALID_VALUE_ID, 0),
+      ck(xnn_define_fully_connected(sg, 0.0f, INFINITY, g,
+                                    tensor(2, dw1, d + o->w, XNN_INVALID_VALUE_ID, 0),
                                     tensor(1, db1, d + o->b, XNN_INVALID_VALUE_ID, 0), m, 0),
          "se fc1");
       float *w2 = dw + o->w2, *b2 = dw + o->b2; /* h-sigmoid trick */
@@ -138,11 +141,10 @@ int main(int argc, char **argv) {
       size_t dout[2] = {1, (size_t)o->cout};
       uint32_t out = tensor(2, dout, NULL, last ? 1 : XNN_INVALID_VALUE_ID,
                             last ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT : 0);
-      ck(xnn_define_fully_connected(sg, -INFINITY, INFINITY, cur,
-                                    tensor(2, dwt, d + o->w, XNN_INVALID_VALUE_ID, 0),
-                                    o->b >= 0 ? tensor(1, db, d + o->b, XNN_INVALID_VALUE_ID, 0)
-                                              : XNN_INVALID_VALUE_ID,
-                                    out, 0),
+      ck(xnn_define_fully_connected(
+             sg, -INFINITY, INFINITY, cur, tensor(2, dwt, d + o->w, XNN_INVALID_VALUE_ID, 0),
+             o->b >= 0 ? tensor(1, db, d + o->b, XNN_INVALID_VALUE_ID, 0) : XNN_INVALID_VALUE_ID,
+             out, 0),
          "fc");
       c = (size_t)o->cout;
       if (o->act == ACT_HSWISH) {

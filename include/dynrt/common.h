@@ -24,17 +24,17 @@ extern "C" {
 
 typedef enum dynrt_status {
   DYNRT_OK = 0,
-  DYNRT_ERR_INVALID_ARG = -1,  /* a NULL pointer, a zero size, a value out of range */
-  DYNRT_ERR_NOMEM = -2,        /* an allocation failed */
-  DYNRT_ERR_IO = -3,           /* a file could not be opened, read or written */
-  DYNRT_ERR_FORMAT = -4,       /* a file or string is malformed */
-  DYNRT_ERR_UNSUPPORTED = -5,  /* valid but not supported (kernel size, dtype, ISA) */
-  DYNRT_ERR_STATE = -6,        /* the object is not in a state that allows the call */
-  DYNRT_ERR_PERMISSION = -7,   /* no permission (read-only sysfs, not root) */
-  DYNRT_ERR_NOT_FOUND = -8,    /* a named thing does not exist */
-  DYNRT_ERR_BUSY = -9,         /* the resource is busy; try again */
-  DYNRT_ERR_INFEASIBLE = -10,  /* requirements cannot all be met */
-  DYNRT_ERR_INTERNAL = -11     /* a bug: an invariant did not hold */
+  DYNRT_ERR_INVALID_ARG = -1, /* a NULL pointer, a zero size, a value out of range */
+  DYNRT_ERR_NOMEM = -2,       /* an allocation failed */
+  DYNRT_ERR_IO = -3,          /* a file could not be opened, read or written */
+  DYNRT_ERR_FORMAT = -4,      /* a file or string is malformed */
+  DYNRT_ERR_UNSUPPORTED = -5, /* valid but not supported (kernel size, dtype, ISA) */
+  DYNRT_ERR_STATE = -6,       /* the object is not in a state that allows the call */
+  DYNRT_ERR_PERMISSION = -7,  /* no permission (read-only sysfs, not root) */
+  DYNRT_ERR_NOT_FOUND = -8,   /* a named thing does not exist */
+  DYNRT_ERR_BUSY = -9,        /* the resource is busy; try again */
+  DYNRT_ERR_INFEASIBLE = -10, /* requirements cannot all be met */
+  DYNRT_ERR_INTERNAL = -11    /* a bug: an invariant did not hold */
 } dynrt_status;
 
 /* Static, never NULL, for any value (unknown codes give "unknown status"). */

@@ -51,41 +51,41 @@ typedef struct dynrt_opp {
 } dynrt_opp;
 
 typedef struct dynrt_domain_info {
-  char name[32];             /* "cpu0", "big", "little", "gpu" */
+  char name[32]; /* "cpu0", "big", "little", "gpu" */
   dynrt_domain_kind kind;
-  int ncpus;                 /* CPU domains: the cores of the cluster */
+  int ncpus; /* CPU domains: the cores of the cluster */
   int cpus[DYNRT_MAX_CPUS];
-  int nopps;                 /* ascending frequency */
+  int nopps; /* ascending frequency */
   dynrt_opp opps[DYNRT_MAX_OPPS];
-  double capacity;           /* per-core speed at the top OPP relative to the host core = 1 */
-  uint32_t transition_us;    /* frequency transition latency */
-  int can_set_freq;          /* 0 when the backend can only monitor this domain */
+  double capacity;        /* per-core speed at the top OPP relative to the host core = 1 */
+  uint32_t transition_us; /* frequency transition latency */
+  int can_set_freq;       /* 0 when the backend can only monitor this domain */
 } dynrt_domain_info;
 
 typedef struct dynrt_platform_info {
-  char name[64];             /* board name, e.g. "xavier-nx (simulated)" */
-  char backend[16];          /* "linux", "host", "sim" */
+  char name[64];    /* board name, e.g. "xavier-nx (simulated)" */
+  char backend[16]; /* "linux", "host", "sim" */
   int ndomains;
-  int ncpus;                 /* CPUs the platform knows (possible) */
-  int energy_modelled;       /* 1: energy comes from a model, not a sensor */
-  int simulated;             /* 1: virtual time, simulated hardware */
-  int can_control;           /* 0: monitoring only (no permission), and said why in errmsg */
+  int ncpus;           /* CPUs the platform knows (possible) */
+  int energy_modelled; /* 1: energy comes from a model, not a sensor */
+  int simulated;       /* 1: virtual time, simulated hardware */
+  int can_control;     /* 0: monitoring only (no permission), and said why in errmsg */
 } dynrt_platform_info;
 
 /* Event the platform imposes on the manager. */
 typedef enum dynrt_event_kind {
   DYNRT_EVENT_NONE = 0,
-  DYNRT_EVENT_FREQ_CAP,      /* domain's maximum frequency changed (thermal, battery) */
-  DYNRT_EVENT_CPUS_CHANGED,  /* the set of cores available to dynrt changed */
-  DYNRT_EVENT_LOAD_CHANGED   /* foreign load on some cores appeared or went */
+  DYNRT_EVENT_FREQ_CAP,     /* domain's maximum frequency changed (thermal, battery) */
+  DYNRT_EVENT_CPUS_CHANGED, /* the set of cores available to dynrt changed */
+  DYNRT_EVENT_LOAD_CHANGED  /* foreign load on some cores appeared or went */
 } dynrt_event_kind;
 
 typedef struct dynrt_event {
   dynrt_event_kind kind;
   uint64_t time_ns;
-  int domain;                /* FREQ_CAP */
-  uint32_t max_khz;          /* FREQ_CAP: new cap */
-  uint64_t cpu_mask;         /* CPUS_CHANGED: available cores; LOAD_CHANGED: loaded cores */
+  int domain;        /* FREQ_CAP */
+  uint32_t max_khz;  /* FREQ_CAP: new cap */
+  uint64_t cpu_mask; /* CPUS_CHANGED: available cores; LOAD_CHANGED: loaded cores */
 } dynrt_event;
 
 /*

@@ -19,8 +19,8 @@ static void default_release(void *user, void *ptr) {
 }
 
 static dynrt_allocator g_alloc = {default_alloc, default_release, NULL};
-static _Atomic uint64_t g_count;      /* allocations performed */
-static _Atomic uint64_t g_fail_at;    /* fail when count reaches this (0 = never) */
+static _Atomic uint64_t g_count;   /* allocations performed */
+static _Atomic uint64_t g_fail_at; /* fail when count reaches this (0 = never) */
 static _Atomic int g_fail_sticky;
 
 void dynrt_set_allocator(const dynrt_allocator *allocator) {
@@ -88,8 +88,7 @@ void dynrt__free(void *ptr) {
 }
 
 dynrt_status dynrt__arena_init(dynrt_arena *arena, size_t size, size_t align) {
-  if (!arena || align < 16 || (align & (align - 1)))
-    return DYNRT_ERR_INVALID_ARG;
+  if (!arena || align < 16 || (align & (align - 1))) return DYNRT_ERR_INVALID_ARG;
   memset(arena, 0, sizeof *arena);
   arena->base = dynrt__aligned_alloc(size ? size : align, align);
   if (!arena->base) return DYNRT_ERR_NOMEM;

@@ -30,7 +30,7 @@ static unsigned detect(void) {
   int fma = (c >> 12) & 1;
   if (!osxsave) return 0;
   uint64_t xcr0 = xgetbv0();
-  int ymm_ok = (xcr0 & 0x6) == 0x6;          /* SSE and AVX state saved by the OS */
+  int ymm_ok = (xcr0 & 0x6) == 0x6;             /* SSE and AVX state saved by the OS */
   int zmm_ok = ymm_ok && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM_Hi256, Hi16_ZMM */
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
   if (ymm_ok && ((b >> 5) & 1)) f |= DYNRT_CPU_AVX2;

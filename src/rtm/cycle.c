@@ -217,10 +217,10 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     uint64_t mask = masks[i];
     if (rtm__governed(rtm) || starved) mask = dom->shared ? 0 : dom->avail; /* time-shared */
     /* Contention-aware domains: the grant carries the planned (base) frequency. */
-    uint32_t khz = rtm__governed(rtm)                 ? 0
-                   : rtm__contends(rtm, o->domain)    ? dom->khz[o->opp]
-                   : dom->applied_khz                 ? dom->applied_khz
-                                                      : dom->khz[o->opp];
+    uint32_t khz = rtm__governed(rtm)              ? 0
+                   : rtm__contends(rtm, o->domain) ? dom->khz[o->opp]
+                   : dom->applied_khz              ? dom->applied_khz
+                                                   : dom->khz[o->opp];
     pthread_mutex_lock(&app->mu);
     int level = rtm__governed(rtm) ? app->level : starved ? 0 : a->level;
     rtm_grant *g = &app->grant;

@@ -191,7 +191,8 @@ dynrt_status dynrt_rtm_create(dynrt_platform *platform, const dynrt_rtm_options 
   atomic_init(&rtm->replan, 1);
   atomic_init(&rtm->next_due, 0);
   for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) rtm->fly[i].dom = -1;
-  for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) rtm->plan_opp[d] = rtm->cur_opp[d] = rtm->top_opp[d] = -1;
+  for (int d = 0; d < DYNRT_MAX_DOMAINS; d++)
+    rtm->plan_opp[d] = rtm->cur_opp[d] = rtm->top_opp[d] = -1;
   if (rtm__governed(rtm)) {
     /* Baselines leave frequency to the governor they are named after. */
     for (int d = 0; d < rtm->ndom; d++) {

@@ -96,14 +96,14 @@ typedef struct rtm_grant {
  * / op-library latency at its OPP, b the same over overlapped segments; with slowdowns
  * s_alone and s_ovl the inference is done when a / s_alone + b / s_ovl = 1. */
 typedef struct rtm_fly {
-  int dom;         /* -1: none */
-  int req_opp;     /* OPP it asked the domain for (the domain runs the max of these) */
-  int ovl;         /* overlapped another inference at some point */
-  uint64_t t0;     /* decide time (platform clock) */
-  uint64_t seg_t;  /* start of the current segment */
-  double a, b;     /* integrated progress, see above */
-  double fit_ms;   /* its deadline from t0: target x (1 - margin) */
-  double s_alone, s_ovl; /* planning slowdowns alone and overlapped */
+  int dom;                 /* -1: none */
+  int req_opp;             /* OPP it asked the domain for (the domain runs the max of these) */
+  int ovl;                 /* overlapped another inference at some point */
+  uint64_t t0;             /* decide time (platform clock) */
+  uint64_t seg_t;          /* start of the current segment */
+  double a, b;             /* integrated progress, see above */
+  double fit_ms;           /* its deadline from t0: target x (1 - margin) */
+  double s_alone, s_ovl;   /* planning slowdowns alone and overlapped */
   double s_alone0, s_ovl0; /* the estimates themselves (best-effort check) */
   double target_ms;
   float lat[DYNRT_MAX_OPPS]; /* op-library latency (ms) of its sub-network per OPP, 0 none */
