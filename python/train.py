@@ -18,6 +18,7 @@ import random
 import shutil
 import sys
 import time
+import warnings
 
 TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296:"
             "glibc.malloc.top_pad=268435456:glibc.malloc.hugetlb=1")
@@ -344,7 +345,23 @@ def run(args):
         if ph is not None and ck["optimizer"] is not None:
             opt, sched = make_optimizer(model, ph, cfgp, ph["epochs"] * steps_per_epoch)
             opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
+            sd = ck["scheduler"]
+            if sd["total_steps"] == sched.total_steps:
+                sched.load_state_dict(sd)
+            else:
+                # --phase-epochs changed this phase's length: keep the step reached and re-plan
+                # the rest of the one-cycle schedule over the new length
+                if sd["last_epoch"] >= sched.total_steps:
+                    raise SystemExit("train: checkpoint is at step %d of this phase, past the %d "
+                                     "steps --phase-epochs leaves it" % (sd["last_epoch"], sched.total_steps))
+                sched.last_epoch = sd["last_epoch"]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    for g, lr in zip(opt.param_groups, sched.get_lr()):
+                        g["lr"] = lr
+                print("dynrt train: phase %d re-planned from %d to %d steps (lr now %.4g)" % (
+                    state["phase"] + 1, sd["total_steps"], sched.total_steps, opt.param_groups[0]["lr"]),
+                    flush=True)
         torch.set_rng_state(ck["torch_rng"])
         if device.type == "cuda" and ck.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(ck["cuda_rng"])

@@ -25,14 +25,19 @@ static dynrt_oplib *load(const char *name) {
   return lib;
 }
 
-static dynrt_rtm *make_rtm(dynrt_platform *p, const char *policy) {
+static dynrt_rtm *make_rtm_drop(dynrt_platform *p, const char *policy, int idle_drop) {
   dynrt_rtm_options o;
   dynrt_rtm_options_init(&o);
   o.policy = policy;
+  o.idle_drop = idle_drop;
   char err[512];
   dynrt_rtm *rtm = NULL;
   if (dynrt_rtm_create(p, &o, &rtm, err, sizeof err)) fail_msg("%s", err);
   return rtm;
+}
+
+static dynrt_rtm *make_rtm(dynrt_platform *p, const char *policy) {
+  return make_rtm_drop(p, policy, 1);
 }
 
 static dynrt_app *add(dynrt_rtm *rtm, const dynrt_oplib *lib, const char *name, uint64_t target,
@@ -772,7 +777,8 @@ static void test_level2_brute_force(void **state) {
     fake_add_domain(p, "g", 0, 0, (const uint32_t[]){400000, 800000}, 2);
     if (rnd(&seed) % 2) fake_add_domain(p, "c1", 2, 8, (const uint32_t[]){500000, 1000000}, 2);
     bf_ctx c = {.p = p, .napps = 1 + (int)(rnd(&seed) % 3), .period_s = 0.1, .units = 20};
-    dynrt_rtm *rtm = make_rtm(p, "rtm");
+    /* The plan's objective holds the planned OPPs over the period: no idle drop here. */
+    dynrt_rtm *rtm = make_rtm_drop(p, "rtm", 0);
     c.margin = 0.05;
     dynrt_app *apps[3];
     for (int a = 0; a < c.napps; a++) {
@@ -804,6 +810,10 @@ static void test_level2_brute_force(void **state) {
       cost += bf_app_cost(&c, a, dec.setting, dec.subnet, &units, &ok);
       used[dec.domain] += units;
       if (!st.degraded) assert_true(ok);
+      /* Ends before the next app decides: no overlap on a shared domain (that would
+       * raise its frequency for the overlap, contend()). */
+      assert_int_equal(
+          dynrt_app_report(apps[a], (uint64_t)(dec.predicted_latency_ms * 1e6), 0), DYNRT_OK);
     }
     for (int d = 0; d < p->info.ndomains; d++)
       assert_true(used[d] <= (p->domains[d].ncpus ? p->domains[d].ncpus : c.units));
@@ -826,11 +836,14 @@ static void test_level2_brute_force(void **state) {
 }
 
 /* Contention-aware level 1 on a time-shared GPU (500 / 1000 MHz; one sub-network: 40 ms and
- * 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz). A: 50 ms target (fit 47.5 ms), B: 200 ms.
- * Level 2 plans 500 MHz (40 ms fits, 3x cheaper). A learns its overlapped slowdown (2: 80 ms
- * while B ran the whole time); then, when B starts while A is in flight, A overlapped needs
- * 40 x 2 = 80 ms at 500 MHz but 20 x 2 = 40 ms at 1000 MHz: the GPU goes to 1000 MHz for the
- * overlap and back to 500 MHz when A reports. B itself (190 ms fit) asks for nothing. */
+ * 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz). A: priority 1, 50 ms target (fit 47.5 ms);
+ * B: priority 0, 200 ms. Level 2 plans 500 MHz (40 ms fits, 3x cheaper).
+ * - B runs, A starts: the overlap is not measured yet, so the prior (each at half speed)
+ *   says A needs 40 x 2 = 80 ms at 500 MHz but 20 x 2 = 40 ms at 1000 MHz: the GPU goes to
+ *   1000 MHz for the overlap and back to B's own need (500 MHz) when A reports.
+ * - A runs, B arrives: B waits for A (40 + 40 ms fit its 190 ms), then runs alone.
+ * - Idle drop: with A's target at 25 ms level 2 plans 1000 MHz; the GPU runs 500 MHz while
+ *   nothing is in flight and 1000 MHz for each inference of A. */
 static void test_contention_boost(void **state) {
   (void)state;
   dynrt_platform *p = fake_open("gpu-board");
@@ -863,37 +876,64 @@ static void test_contention_boost(void **state) {
   /* A alone: 40 ms as predicted. */
   fb->now = 0;
   dynrt_decision da = decide(a);
+  assert_int_equal(da.wait_for, -1);
   assert_int_equal(da.khz, 500000);
   fb->now = 40 * MS;
   assert_int_equal(dynrt_app_report(a, 40 * MS, 1000), DYNRT_OK);
-  /* Both, the overlap not yet known: no boost; A takes 80 ms overlapped. */
+  /* B first, then A overlapped: A's start raises the GPU for A. */
   fb->now = 100 * MS;
-  da = decide(a);
   dynrt_decision db = decide(b);
-  assert_int_equal(da.khz, 500000);
+  assert_int_equal(db.wait_for, -1);
   assert_int_equal(db.khz, 500000);
-  assert_int_equal(fb->cur[g], 500000);
-  fb->now = 180 * MS;
-  assert_int_equal(dynrt_app_report(a, 80 * MS, 1000), DYNRT_OK);
+  da = decide(a);
+  assert_int_equal(da.wait_for, -1);
+  assert_int_equal(da.khz, 1000000);
+  assert_int_equal(fb->cur[g], 1000000);
+  fb->now = 140 * MS;
+  assert_int_equal(dynrt_app_report(a, 40 * MS, 1000), DYNRT_OK);
+  assert_int_equal(fb->cur[g], 500000); /* B's own need once the overlap ends */
   fb->now = 200 * MS;
   assert_int_equal(dynrt_app_report(b, 100 * MS, 1000), DYNRT_OK);
-  /* Again: B's start raises the GPU for A's overlapped inference. */
+  /* A first, then B: B waits for A and then runs alone. */
   fb->now = 300 * MS;
   da = decide(a);
   assert_int_equal(da.khz, 500000);
-  assert_int_equal(fb->cur[g], 500000);
   db = decide(b);
-  assert_int_equal(db.khz, 500000); /* B's own need */
-  assert_int_equal(fb->cur[g], 1000000);
+  assert_int_equal(db.wait_for, dynrt_app_id(a));
+  assert_int_equal(fb->cur[g], 500000);
+  dynrt_app_stats bs;
+  dynrt_app_get_stats(b, &bs);
+  assert_int_equal(bs.waits, 1);
   fb->now = 340 * MS;
   assert_int_equal(dynrt_app_report(a, 40 * MS, 1000), DYNRT_OK);
-  assert_int_equal(fb->cur[g], 500000); /* restored when the overlap ends */
-  fb->now = 360 * MS;
-  assert_int_equal(dynrt_app_report(b, 60 * MS, 1000), DYNRT_OK);
-  /* A alone again: no boost. */
+  db = decide(b);
+  assert_int_equal(db.wait_for, -1);
+  assert_int_equal(db.khz, 500000);
+  fb->now = 380 * MS;
+  assert_int_equal(dynrt_app_report(b, 40 * MS, 1000), DYNRT_OK);
+  /* A waits for nobody less important. */
   fb->now = 400 * MS;
+  db = decide(b);
   da = decide(a);
-  assert_int_equal(da.khz, 500000);
+  assert_int_equal(da.wait_for, -1);
+  fb->now = 480 * MS;
+  assert_int_equal(dynrt_app_report(a, 80 * MS, 1000), DYNRT_OK);
+  assert_int_equal(dynrt_app_report(b, 80 * MS, 1000), DYNRT_OK);
+  /* Idle drop: level 2 plans 1000 MHz for a 25 ms target; idle runs at 500 MHz. */
+  dynrt_requirements rq;
+  dynrt_app_get_requirements(a, &rq);
+  rq.latency_target_ns = 25 * MS;
+  assert_int_equal(dynrt_app_set_requirements(a, &rq), DYNRT_OK);
+  fb->now = 600 * MS;
+  int planned = 0;
+  assert_int_equal(dynrt_rtm_step(rtm, 600 * MS, &planned), DYNRT_OK);
+  assert_int_equal(planned, 1);
+  assert_int_equal(fb->cur[g], 500000);
+  da = decide(a);
+  assert_int_equal(da.khz, 1000000);
+  assert_int_equal(fb->cur[g], 1000000);
+  fb->now = 620 * MS;
+  assert_int_equal(dynrt_app_report(a, 20 * MS, 1000), DYNRT_OK);
   assert_int_equal(fb->cur[g], 500000);
   dynrt_rtm_destroy(rtm);
   dynrt_oplib_destroy(lib);

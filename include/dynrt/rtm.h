@@ -92,6 +92,10 @@ typedef struct dynrt_rtm_options {
   /* Plans and level-1 fits use slowdown estimate + this many standard deviations of the
    * measured scatter around it (noise, periodic contention); 1.5. 0: the estimate alone. */
   double slowdown_sigmas;
+  /* 1: a time-shared domain the manager controls per inference (a GPU shared by apps)
+   * runs its lowest allowed OPP while no inference is in flight on it; each decision
+   * raises it again (one frequency write each way). 1. 0: it holds the planned OPP. */
+  int idle_drop;
 } dynrt_rtm_options;
 
 /* Fills the defaults above. */
@@ -139,6 +143,13 @@ typedef struct dynrt_decision {
   double predicted_latency_ms; /* op-library latency x slowdown estimate (0 if unknown) */
   double predicted_energy_mj;
   uint64_t plan_epoch; /* changes whenever level 2 changes this app's grant */
+  /* -1: start now. Otherwise the app id (dynrt_app_id) of a more important app whose
+   * inference is running on the same time-shared domain (a GPU): start this one when that
+   * one has reported, then decide again (nothing of this decision is in flight). The
+   * manager asks for the wait only when its prediction says this inference still meets
+   * its own deadline after it, so that the more important one runs alone. dynrt_app_infer
+   * waits by itself. */
+  int wait_for;
 } dynrt_decision;
 
 /* Whether the app's requirements hold in the current plan (predicted), and by how much
@@ -158,6 +169,7 @@ typedef struct dynrt_app_stats {
   uint64_t inferences; /* reports */
   uint64_t misses;     /* reports with latency above the target */
   uint64_t switches;   /* sub-network changes decided by level 1 */
+  uint64_t waits;      /* decisions that asked to wait for a more important inference */
   double latency_ms_sum;
   double energy_mj_sum;   /* as reported */
   double accuracy_sum;    /* sum of the decided sub-networks' accuracy per report */

@@ -79,8 +79,15 @@ static int level1(dynrt_app *app, const rtm_opt *o) {
   int cur = DYNRT_MIN(app->level, ceil);
   if (cur < 0) cur = 0;
   if (pts[cur].lat_ms * s > fit) {
-    /* Violation predicted: step down at once to the best point that fits. */
-    while (cur > 0 && pts[cur].lat_ms * s > fit) cur--;
+    /* Violation predicted: step down at once to the best point that fits. On a domain
+     * whose frequency level 1 raises per inference (contend()), not below the accuracy
+     * floor while level 2 holds it: the boost buys the latency instead. Elsewhere the
+     * floor may be missed until level 2 (flagged below) buys a faster setting. */
+    int boostable = rtm__contends(rtm, o->domain);
+    int keep = app->floor_relaxed || !boostable ? 0 : cur;
+    if (keep)
+      while (keep > 0 && pts[keep - 1].acc >= app->req.accuracy_floor) keep--;
+    while (cur > keep && pts[cur].lat_ms * s > fit) cur--;
     app->up_count = 0;
   } else if (cur < ceil) {
     int cand = cur;
@@ -111,8 +118,12 @@ static int level1(dynrt_app *app, const rtm_opt *o) {
 
 /* ---- contention-aware per-inference control (docs/rtm.md) ---- */
 
+/* Until an overlap has been measured, co-running inferences on a time-shared domain are
+ * assumed to share it fully (each runs at half speed): the safe prior. */
+#define RTM_OVL_PRIOR 2.0
+
 double rtm__slow_ovl(const dynrt_app *app, int d, double k) {
-  if (app->kf_ovl_n[d] <= 0) return rtm__slow(app, d, k);
+  if (app->kf_ovl_n[d] <= 0) return RTM_OVL_PRIOR * rtm__slow(app, d, k);
   double s = app->kf_ovl[d].s + k * sqrt(app->kf_ovl[d].v);
   return app->rtm->policy == RTM_POLICY_ORACLE ? s * app->true_slow[d] : s;
 }
@@ -228,7 +239,11 @@ static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
                 .s_alone = rtm__slow(app, d, k),
                 .s_ovl = rtm__slow_ovl(app, d, k),
                 .s_alone0 = rtm__slow(app, d, 0),
-                .s_ovl0 = rtm__slow_ovl(app, d, 0)};
+                .s_ovl0 = rtm__slow_ovl(app, d, 0),
+                .prio = app->req.priority};
+  /* Time it waited for a more important inference (wait_for) counts against its deadline. */
+  double waited = app->wait_t0 && now > app->wait_t0 ? (double)(now - app->wait_t0) * 1e-6 : 0;
+  if (app->wait_t0) me.t0 = app->wait_t0;
   if (me.s_ovl < me.s_alone) me.s_ovl = me.s_alone;
   if (me.s_ovl0 < me.s_alone0) me.s_ovl0 = me.s_alone0;
   const rtm_pt *pts = &app->pts[o->pt_off];
@@ -242,7 +257,7 @@ static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
   int nj = 1;
   job[0] = &me;
   rho[0] = 1;
-  el[0] = 0;
+  el[0] = waited;
   for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
     rtm_fly *f = &rtm->fly[i];
     if (i == app->id || f->dom != d) continue;
@@ -285,6 +300,40 @@ static int contend(dynrt_app *app, const rtm_opt *o, int *level, uint64_t now) {
   return req;
 }
 
+/* Remaining time (ms, alone, at the domain's OPP) of an inference in flight (fly_mu held). */
+static double fly_left_ms(const dynrt_rtm *rtm, const rtm_fly *f, int d) {
+  int opp = rtm->cur_opp[d] >= 0 ? rtm->cur_opp[d] : f->req_opp;
+  double done = f->a / f->s_alone0 + f->b / f->s_ovl0;
+  return DYNRT_MAX(0.0, 1 - done) * f->lat[opp] * f->s_alone;
+}
+
+/* On a time-shared domain, an inference of a less important app waits for the more
+ * important inferences in flight instead of slowing them down, when its own deadline
+ * still holds after the wait (caller holds app->mu). Returns the app id to wait for (the
+ * one predicted to end last), or -1 to start now. */
+static int wait_for(dynrt_app *app, const rtm_opt *o, uint64_t now) {
+  dynrt_rtm *rtm = app->rtm;
+  int d = o->domain;
+  if (!rtm__contends(rtm, d)) return -1;
+  double k = rtm->opt.slowdown_sigmas;
+  double fit = rtm__target_ms(&app->req) * (1 - rtm->opt.margin);
+  double waited = app->wait_t0 && now > app->wait_t0 ? (double)(now - app->wait_t0) * 1e-6 : 0;
+  const rtm_pt *pt = &app->pts[o->pt_off + DYNRT_MAX(app->level, 0)];
+  double mine = pt->lat_ms * rtm__slow(app, d, k);
+  int who = -1;
+  double left = 0;
+  pthread_mutex_lock(&rtm->fly_mu);
+  rtm__fly_segment(rtm, d, now);
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
+    const rtm_fly *f = &rtm->fly[i];
+    if (i == app->id || f->dom != d || f->prio <= app->req.priority) continue;
+    double l = fly_left_ms(rtm, f, d);
+    if (who < 0 || l > left) who = i, left = l;
+  }
+  pthread_mutex_unlock(&rtm->fly_mu);
+  return who >= 0 && waited + left + mine <= fit ? who : -1;
+}
+
 dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
   if (!app || !out) return DYNRT_ERR_INVALID_ARG;
   uint64_t t0 = dynrt_now_ns();
@@ -297,6 +346,19 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
     return st;
   }
   const rtm_opt *o = &app->opts[app->grant.opt];
+  if (!uses_governor(rtm) && !app->wait_skip) {
+    uint64_t now = dynrt_platform_now(rtm->p);
+    int w = wait_for(app, o, now);
+    if (w >= 0) {
+      if (!app->wait_t0) app->wait_t0 = now ? now : 1;
+      *out = (dynrt_decision){.subnet = -1, .setting = -1, .domain = o->domain, .wait_for = w};
+      app->stats.waits++;
+      app->stats.decisions++;
+      app->stats.decide_ns_sum += dynrt_now_ns() - t0;
+      pthread_mutex_unlock(&app->mu);
+      return DYNRT_OK;
+    }
+  }
   int level;
   if (uses_governor(rtm)) {
     level = app->level; /* fixed (static) or moved by report (Dynamic-OFA) */
@@ -330,7 +392,10 @@ dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out) {
       .predicted_latency_ms = pt->lat_ms * s,
       .predicted_energy_mj = pt->e_mj * s,
       .plan_epoch = app->grant.epoch,
+      .wait_for = -1,
   };
+  app->wait_t0 = 0;
+  app->wait_skip = 0;
   app->last_opt = app->grant.opt;
   app->inflight_dom = o->domain;
   app->inflight_khz = khz;
@@ -417,6 +482,7 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
       rtm__fly_segment(rtm, fly_d, now);
       me = rtm->fly[app->id];
       rtm->fly[app->id].dom = -1;
+      pthread_cond_broadcast(&rtm->fly_cv);
     }
     pthread_mutex_unlock(&rtm->fly_mu);
     if (fly_d >= 0 && now > me.t0) {
@@ -543,8 +609,31 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
     return app_fail(app, DYNRT_ERR_STATE,
                     "app '%s': infer needs a model and a session (simulated app?)", app->name);
   dynrt_decision dec;
-  dynrt_status st = dynrt_app_decide(app, &dec);
-  if (st) return st;
+  dynrt_status st;
+  /* Wait for a more important inference on a time-shared domain when asked, then decide
+   * again; bounded by the app's own target (the inference waited for may never report). */
+  uint64_t wait_until = 0;
+  for (;;) {
+    if ((st = dynrt_app_decide(app, &dec))) return st;
+    if (dec.wait_for < 0) break;
+    dynrt_rtm *rtm = app->rtm;
+    uint64_t now = dynrt_now_ns();
+    if (!wait_until)
+      wait_until = now + (uint64_t)(DYNRT_MAX(rtm__target_ms(&app->req), 1.0) * 1e6);
+    if (now >= wait_until) {
+      pthread_mutex_lock(&app->mu);
+      app->wait_skip = 1; /* give up waiting: the next decision starts now */
+      pthread_mutex_unlock(&app->mu);
+      continue;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(wait_until / 1000000000u),
+                          .tv_nsec = (long)(wait_until % 1000000000u)};
+    pthread_mutex_lock(&rtm->fly_mu);
+    while (rtm->fly[dec.wait_for].dom >= 0 &&
+           pthread_cond_timedwait(&rtm->fly_cv, &rtm->fly_mu, &ts) == 0) {
+    }
+    pthread_mutex_unlock(&rtm->fly_mu);
+  }
   /* The session and pool belong to this app's thread: no lock needed for them. */
   if (dec.subnet != app->cur_subnet) {
     const dynrt_bn_table *bn = app->bn_tables ? app->bn_tables[dec.subnet] : NULL;

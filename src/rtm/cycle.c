@@ -11,6 +11,13 @@
 
 /* ---- level 2 cycle ---- */
 
+/* The lowest OPP a cap leaves (idle drop), -1 if none. */
+static int lowest_allowed(const rtm_dom *dom) {
+  for (int f = 0; f < dom->nopps; f++)
+    if (dom->allowed[f]) return f;
+  return -1;
+}
+
 /* Cores each domain offers now and the OPPs its limits allow. */
 static void refresh_domains(dynrt_rtm *rtm) {
   uint64_t avail = ~0ull;
@@ -180,9 +187,13 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
       for (int f = 0; f < rtm->dom[d].nopps; f++)
         if (rtm->dom[d].allowed[f]) top = f;
       rtm->top_opp[d] = top;
-      for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++)
+      int busy = 0;
+      for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
+        busy |= rtm->fly[i].dom == d;
         if (rtm->fly[i].dom == d && rtm->fly[i].req_opp > dom_opp[d])
           dom_opp[d] = DYNRT_MIN(rtm->fly[i].req_opp, top);
+      }
+      if (!busy && rtm->opt.idle_drop && dom_opp[d] >= 0) dom_opp[d] = lowest_allowed(&rtm->dom[d]);
     }
     pthread_mutex_unlock(&rtm->fly_mu);
   }
@@ -240,6 +251,7 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     st->accuracy_met = st->accuracy_shortfall <= 1e-12;
     st->energy_met = st->energy_shortfall_mj <= 0;
     st->degraded = a->relax != 0 || starved;
+    app->floor_relaxed = (a->relax & RTM_RELAX_FLOOR) != 0 || starved;
     st->starved = starved;
     st->slowdown = a->slow[o->domain];
     log_status_change(app, &old, st);
@@ -273,9 +285,12 @@ void rtm__fly_apply(dynrt_rtm *rtm, int d) {
   rtm_dom *dom = &rtm->dom[d];
   uint64_t now = dynrt_platform_now(rtm->p);
   pthread_mutex_lock(&rtm->fly_mu);
-  int f = rtm->plan_opp[d];
-  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++)
+  int f = rtm->plan_opp[d], busy = 0;
+  for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) {
+    busy |= rtm->fly[i].dom == d;
     if (rtm->fly[i].dom == d && rtm->fly[i].req_opp > f) f = rtm->fly[i].req_opp;
+  }
+  if (!busy && rtm->opt.idle_drop && f >= 0) f = lowest_allowed(dom);
   int change = f >= 0 && f < dom->nopps && dom->khz[f] != dom->applied_khz;
   if (change) {
     rtm__fly_segment(rtm, d, now);

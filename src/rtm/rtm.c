@@ -27,6 +27,7 @@ void dynrt_rtm_options_init(dynrt_rtm_options *o) {
       .allow_platform_mismatch = 0,
       .plan_hysteresis = 0.03,
       .slowdown_sigmas = 1.5,
+      .idle_drop = 1,
   };
 }
 
@@ -112,6 +113,8 @@ static dynrt_status check_options(const dynrt_rtm_options *o, char *errbuf, size
     bad = "plan_hysteresis", v = o->plan_hysteresis;
   else if (!(o->slowdown_sigmas >= 0 && o->slowdown_sigmas <= 10))
     bad = "slowdown_sigmas", v = o->slowdown_sigmas;
+  else if (o->idle_drop != 0 && o->idle_drop != 1)
+    bad = "idle_drop", v = o->idle_drop;
   if (!bad) return DYNRT_OK;
   if (errbuf) snprintf(errbuf, errlen, "rtm: option %s = %g out of range", bad, v);
   return DYNRT_ERR_INVALID_ARG;
@@ -188,6 +191,23 @@ dynrt_status dynrt_rtm_create(dynrt_platform *platform, const dynrt_rtm_options 
     if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
     return DYNRT_ERR_NOMEM;
   }
+  /* fly_cv waits against dynrt_now_ns (CLOCK_MONOTONIC). */
+  pthread_condattr_t ca;
+  int cerr = pthread_condattr_init(&ca);
+  if (!cerr) {
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    cerr = pthread_cond_init(&rtm->fly_cv, &ca);
+    pthread_condattr_destroy(&ca);
+  }
+  if (cerr) {
+    pthread_mutex_destroy(&rtm->fly_mu);
+    pthread_mutex_destroy(&rtm->mu);
+    dynrt__free(rtm->best);
+    dynrt__free(rtm->back);
+    dynrt__free(rtm);
+    if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
+    return DYNRT_ERR_NOMEM;
+  }
   atomic_init(&rtm->replan, 1);
   atomic_init(&rtm->next_due, 0);
   for (int i = 0; i < DYNRT_RTM_MAX_APPS; i++) rtm->fly[i].dom = -1;
@@ -223,6 +243,7 @@ void dynrt_rtm_destroy(dynrt_rtm *rtm) {
   dynrt__free(rtm->best);
   dynrt__free(rtm->back);
   dynrt__free(rtm->oracle);
+  pthread_cond_destroy(&rtm->fly_cv);
   pthread_mutex_destroy(&rtm->fly_mu);
   pthread_mutex_destroy(&rtm->mu);
   dynrt__free(rtm);
@@ -619,6 +640,7 @@ dynrt_status dynrt_rtm_remove_app(dynrt_rtm *rtm, dynrt_app *app) {
   int fd = rtm->fly[app->id].dom;
   if (fd >= 0) rtm__fly_segment(rtm, fd, dynrt_platform_now(rtm->p));
   rtm->fly[app->id].dom = -1;
+  pthread_cond_broadcast(&rtm->fly_cv);
   pthread_mutex_unlock(&rtm->fly_mu);
   DYNRT_LOGI(MOD, "app '%s' (id %d) removed", app->name, app->id);
   app_free(app);

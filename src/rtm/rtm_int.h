@@ -106,6 +106,7 @@ typedef struct rtm_fly {
   double s_alone, s_ovl;   /* planning slowdowns alone and overlapped */
   double s_alone0, s_ovl0; /* the estimates themselves (best-effort check) */
   double target_ms;
+  int prio; /* the app's priority when it decided */
   float lat[DYNRT_MAX_OPPS]; /* op-library latency (ms) of its sub-network per OPP, 0 none */
 } rtm_fly;
 
@@ -156,6 +157,9 @@ struct dynrt_app {
   uint32_t inflight_khz;
   int hold;
   int contend; /* the last decision went through the contention-aware path */
+  uint64_t wait_t0; /* when the current inference started waiting (wait_for), 0: none */
+  int wait_skip;    /* dynrt_app_infer gave up waiting: the next decision starts now */
+  int floor_relaxed; /* the last plan relaxed this app's accuracy floor (level 1 may go below) */
   /* the last decision, for report */
   int last_opt, last_level, last_subnet;
   double last_pred_ms;
@@ -236,6 +240,7 @@ struct dynrt_rtm {
   dynrt_rtm_stats stats;
   /* Contention-aware control: innermost lock (nothing is locked while holding it). */
   pthread_mutex_t fly_mu;
+  pthread_cond_t fly_cv; /* broadcast when an inference leaves the in-flight table */
   rtm_fly fly[DYNRT_RTM_MAX_APPS]; /* by app id */
   int plan_opp[DYNRT_MAX_DOMAINS]; /* level 2's OPP per domain (-1: none yet) */
   int cur_opp[DYNRT_MAX_DOMAINS];  /* OPP the domain runs now (-1: unknown) */

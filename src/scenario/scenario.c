@@ -141,6 +141,8 @@ static const char *const all_policies[] = {"rtm",
                                            "static-max:ondemand",
                                            "static-max:performance",
                                            "static-min:schedutil",
+                                           "static-min:ondemand",
+                                           "static-min:performance",
                                            "dynamic-ofa:schedutil",
                                            "dvfs-only",
                                            NULL};
@@ -277,8 +279,11 @@ static dynrt_status work_capacity(reader *r, const char *where, const char *path
   char spec[DYNRT_SCN_PATH_MAX + 8], msg[256];
   snprintf(spec, sizeof spec, "sim:%s", path);
   dynrt_platform *p = NULL;
-  if (dynrt_scn_platform_open(spec, &p, msg, sizeof msg))
-    return fail(r, "%s.platform: %s", where, msg);
+  dynrt_status st = dynrt_scn_platform_open(spec, &p, msg, sizeof msg);
+  if (st) {
+    fail(r, "%s.platform: %s", where, msg);
+    return st == DYNRT_ERR_NOMEM ? st : DYNRT_ERR_FORMAT; /* out of memory is not bad input */
+  }
   const dynrt_platform_info *in = dynrt_platform_get_info(p);
   int d = 0;
   while (d < in->ndomains && strcmp(dynrt_platform_domain(p, d)->name, dom)) d++;
@@ -623,6 +628,7 @@ dynrt_status dynrt_scn_parse(const char *json, size_t len, const char *path, dyn
   dynrt_scn *scn = dynrt__calloc(1, sizeof *scn);
   if (!scn) {
     cJSON_Delete(root);
+    fail(&r, "out of memory");
     return DYNRT_ERR_NOMEM;
   }
   snprintf(scn->path, sizeof scn->path, "%s", r.file);
@@ -660,6 +666,7 @@ dynrt_status dynrt_scn_load(const char *path, dynrt_scn **out, char *errbuf, siz
       if (!nb) {
         fclose(f);
         dynrt__free(buf);
+        if (errbuf) snprintf(errbuf, errlen, "%s: out of memory reading it", path);
         return DYNRT_ERR_NOMEM;
       }
       buf = nb;

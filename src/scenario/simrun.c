@@ -25,6 +25,8 @@ typedef struct app_rt {
   int pid; /* platform app id */
   dynrt_requirements req;
   int busy;
+  int waiting; /* busy, waiting for app index wait_ai's inference (decision.wait_for) */
+  int wait_ai;
   dynrt_sim_job job;
   uint64_t arrival, start;
   dynrt_decision dec;
@@ -53,6 +55,10 @@ typedef struct run {
   app_rt apps[DYNRT_SCN_MAX_APPS];
   corun co[DYNRT_SCN_MAX_EVENTS];
   uint64_t decide_ns, decisions;
+  /* true slowdown per domain from slow_t[k] on (load_timeline) */
+  uint64_t slow_t[2 * DYNRT_SCN_MAX_EVENTS + 1];
+  double slow[2 * DYNRT_SCN_MAX_EVENTS + 1][DYNRT_MAX_DOMAINS];
+  int nslow;
   double last_e_uj;
   uint64_t last_sample;
   char *errbuf;
@@ -180,29 +186,28 @@ static dynrt_status measure_slowdown(run *R, uint64_t active, int d, double *slo
   return st;
 }
 
-/* Gives the oracle every future slowdown of every app (called after an app is added). */
-static dynrt_status oracle_slowdowns(run *R, app_rt *a) {
+/* The true slowdown of every domain between load boundaries (every load start and end),
+ * measured once per run: what the oracle is given and what decides whether an accuracy
+ * floor was feasible at a time (floor_feasible). */
+static dynrt_status load_timeline(run *R) {
   const dynrt_scn *scn = R->scn;
   const dynrt_platform_info *in = dynrt_platform_get_info(R->p);
-  /* Boundaries: every load start and end. */
-  uint64_t times[2 * DYNRT_SCN_MAX_EVENTS + 1];
   int nt = 0;
-  times[nt++] = 0;
+  R->slow_t[nt++] = 0;
   for (int i = 0; i < scn->nevents; i++) {
     const dynrt_scn_event *e = &scn->events[i];
     if (e->kind != DYNRT_SCN_EV_LOAD) continue;
-    times[nt++] = e->at_ns;
-    if (e->until_ns != NEVER) times[nt++] = e->until_ns;
+    R->slow_t[nt++] = e->at_ns;
+    if (e->until_ns != NEVER) R->slow_t[nt++] = e->until_ns;
   }
-  double prev[DYNRT_MAX_DOMAINS];
-  for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) prev[d] = 1;
   for (int k = 0; k < nt; k++) {
-    uint64_t t = times[k];
+    uint64_t t = R->slow_t[k];
     uint64_t active = 0;
     for (int i = 0; i < scn->nevents; i++) {
       const dynrt_scn_event *e = &scn->events[i];
       if (e->kind == DYNRT_SCN_EV_LOAD && e->at_ns <= t && t < e->until_ns) active |= 1ull << i;
     }
+    for (int d = 0; d < DYNRT_MAX_DOMAINS; d++) R->slow[k][d] = 1;
     for (int d = 0; d < in->ndomains && d < DYNRT_MAX_DOMAINS; d++) {
       uint64_t touch = 0;
       for (int i = 0; i < scn->nevents; i++) {
@@ -212,15 +217,60 @@ static dynrt_status oracle_slowdowns(run *R, app_rt *a) {
                         : domain_by_name(R->p, e->domain) == d)
           touch |= 1ull << i;
       }
-      double s = 1;
-      if (touch) {
-        dynrt_status st = measure_slowdown(R, touch, d, &s);
-        if (st) return rfail(R, st, "oracle: measuring the slowdown of domain %d failed", d);
-      }
-      if (fabs(s - prev[d]) < 1e-9 && k) continue;
-      prev[d] = s;
-      dynrt_oracle_event ev = {
-          .kind = DYNRT_ORACLE_SLOWDOWN, .time_ns = t, .app = a->app, .domain = d, .slowdown = s};
+      if (!touch) continue;
+      dynrt_status st = measure_slowdown(R, touch, d, &R->slow[k][d]);
+      if (st) return rfail(R, st, "measuring the slowdown of domain %d under load failed", d);
+    }
+  }
+  R->nslow = nt;
+  return DYNRT_OK;
+}
+
+/* True slowdown of domain d at time t (the latest boundary at or before t). */
+static double slow_at(const run *R, int d, uint64_t t) {
+  double s = 1;
+  uint64_t best = 0;
+  for (int k = 0; k < R->nslow; k++)
+    if (R->slow_t[k] <= t && R->slow_t[k] >= best) best = R->slow_t[k], s = R->slow[k][d];
+  return s;
+}
+
+/* Whether app ai's accuracy floor can be met at time t at all: some sub-network reaching
+ * it has an op-library point whose latency, under the true slowdown of its domain and
+ * within the domain's current frequency limits, meets the app's target. What the
+ * floor-met rate counts against (a floor that only an impossible latency reaches is
+ * reported as infeasible, not as missed). */
+static int floor_feasible(run *R, int ai, double floor, double target_ms, uint64_t t) {
+  const app_rt *a = &R->apps[ai];
+  const dynrt_oplib *lib = R->libs[ai];
+  if (floor <= 0) return 1;
+  if (floor > a->best_acc + 1e-9) return 0;
+  if (target_ms <= 0) return 1;
+  for (int i = 0; i < dynrt_oplib_num_points(lib); i++) {
+    const dynrt_oplib_point *pt = dynrt_oplib_point_at(lib, i);
+    if (dynrt_oplib_subnet_at(lib, pt->subnet)->val_top1 + 1e-9 < floor) continue;
+    const dynrt_oplib_setting *se = dynrt_oplib_setting_at(lib, pt->setting);
+    int d = domain_by_name(R->p, se->domain);
+    if (d < 0) continue;
+    uint32_t lo = 0, hi = UINT32_MAX;
+    if (dynrt_platform_get_limits(R->p, d, &lo, &hi) == DYNRT_OK && se->khz > hi) continue;
+    if (pt->latency_mean_ms * slow_at(R, d, t) <= target_ms) return 1;
+  }
+  return 0;
+}
+
+/* Gives the oracle every future slowdown of every app (called after an app is added). */
+static dynrt_status oracle_slowdowns(run *R, app_rt *a) {
+  const dynrt_platform_info *in = dynrt_platform_get_info(R->p);
+  for (int d = 0; d < in->ndomains && d < DYNRT_MAX_DOMAINS; d++) {
+    for (int k = 0; k < R->nslow; k++) {
+      double s = R->slow[k][d];
+      if (k && fabs(s - slow_at(R, d, R->slow_t[k] - 1)) < 1e-9) continue;
+      dynrt_oracle_event ev = {.kind = DYNRT_ORACLE_SLOWDOWN,
+                               .time_ns = R->slow_t[k],
+                               .app = a->app,
+                               .domain = d,
+                               .slowdown = s};
       dynrt_status st = dynrt_rtm_oracle_add(R->rtm, &ev);
       if (st) return rfail(R, st, "oracle: %s", dynrt_rtm_errmsg(R->rtm));
     }
@@ -313,7 +363,8 @@ static dynrt_status record_drop(run *R, int ai, uint64_t arrival, uint64_t now) 
                              .floor = a->req.accuracy_floor,
                              .domain = -1,
                              .dropped = 1,
-                             .floor_feasible = a->req.accuracy_floor <= a->best_acc + 1e-9};
+                             .floor_feasible = 0};
+  rec.floor_feasible = floor_feasible(R, ai, rec.floor, rec.target_ms, arrival);
   return dynrt_scn_result_add_inf(R->r, &rec);
 }
 
@@ -321,6 +372,21 @@ static dynrt_status start_inference(run *R, int ai, uint64_t arrival, uint64_t n
   app_rt *a = &R->apps[ai];
   dynrt_status st = dynrt_app_decide(a->app, &a->dec);
   if (st) return record_drop(R, ai, arrival, now); /* no grant at all: the frame is lost */
+  if (a->dec.wait_for >= 0) {
+    /* A more important inference runs on the domain: start when it has reported. */
+    int w = -1;
+    for (int j = 0; j < R->scn->napps && w < 0; j++)
+      if (R->apps[j].app && R->apps[j].pid == a->dec.wait_for) w = j;
+    if (w < 0 || !R->apps[w].busy || R->apps[w].waiting)
+      return rfail(R, DYNRT_ERR_INTERNAL,
+                   "app '%s' at %.6f s: the manager asked to wait for app id %d, which has no "
+                   "inference running",
+                   R->scn->apps[ai].name, (double)now * 1e-9, a->dec.wait_for);
+    a->busy = a->waiting = 1;
+    a->wait_ai = w;
+    a->arrival = arrival;
+    return DYNRT_OK;
+  }
   int d = a->dec.domain;
   const dynrt_domain_info *di = dynrt_platform_domain(R->p, d);
   double c = 0, m = 0;
@@ -351,6 +417,18 @@ static dynrt_status start_inference(run *R, int ai, uint64_t arrival, uint64_t n
   return DYNRT_OK;
 }
 
+/* Starts the inferences that waited for app wi's (ended or cancelled) inference. */
+static dynrt_status release_waiters(run *R, int wi, uint64_t now) {
+  for (int j = 0; j < R->scn->napps; j++) {
+    app_rt *b = &R->apps[j];
+    if (!b->waiting || b->wait_ai != wi) continue;
+    b->busy = b->waiting = 0;
+    dynrt_status st = start_inference(R, j, b->arrival, now);
+    if (st) return st;
+  }
+  return DYNRT_OK;
+}
+
 static dynrt_status complete_inference(run *R, int ai, const dynrt_sim_completion *done) {
   app_rt *a = &R->apps[ai];
   const dynrt_domain_info *di = dynrt_platform_domain(R->p, a->dec.domain);
@@ -372,7 +450,7 @@ static dynrt_status complete_inference(run *R, int ai, const dynrt_sim_completio
       .domain = a->dec.domain,
       .ncores = di->kind == DYNRT_DOMAIN_GPU ? 0 : __builtin_popcountll(a->dec.cpu_mask),
       .khz = khz,
-      .floor_feasible = a->floor <= a->best_acc + 1e-9,
+      .floor_feasible = floor_feasible(R, ai, a->floor, a->target_ms, a->arrival),
   };
   a->busy = 0;
   dynrt_status st = dynrt_scn_result_add_inf(R->r, &rec);
@@ -380,6 +458,7 @@ static dynrt_status complete_inference(run *R, int ai, const dynrt_sim_completio
   st = dynrt_app_report(a->app, done->end_ns - done->start_ns, (uint64_t)llround(done->energy_uj));
   if (st) return rfail(R, st, "report: %s", dynrt_app_errmsg(a->app));
   if (dynrt_rtm_replan_pending(R->rtm) && (st = step(R, done->end_ns))) return st;
+  if ((st = release_waiters(R, ai, done->end_ns))) return st;
   if (a->pending) {
     a->pending = 0;
     return start_inference(R, ai, a->pending_arrival, done->end_ns);
@@ -407,15 +486,15 @@ static dynrt_status app_start(run *R, int ai, uint64_t now) {
 static dynrt_status app_stop(run *R, int ai) {
   app_rt *a = &R->apps[ai];
   a->stopped = 1;
-  if (a->busy) dynrt_sim_job_cancel(R->p, a->job, NULL);
-  a->busy = a->pending = 0;
+  if (a->busy && !a->waiting) dynrt_sim_job_cancel(R->p, a->job, NULL);
+  a->busy = a->pending = a->waiting = 0;
   a->next_arrival = NEVER;
   collect_overhead(R, a);
   dynrt_status st = dynrt_rtm_remove_app(R->rtm, a->app);
   a->app = NULL;
   if (st)
     return rfail(R, st, "removing app '%s': %s", R->scn->apps[ai].name, dynrt_rtm_errmsg(R->rtm));
-  return DYNRT_OK;
+  return release_waiters(R, ai, dynrt_platform_now(R->p));
 }
 
 static dynrt_status arrival(run *R, int ai, uint64_t now) {
@@ -521,7 +600,8 @@ static dynrt_status handle_completion(run *R, const dynrt_sim_completion *done) 
   }
   for (int ai = 0; ai < R->scn->napps; ai++) {
     app_rt *a = &R->apps[ai];
-    if (a->app && a->busy && a->job == done->job) return complete_inference(R, ai, done);
+    if (a->app && a->busy && !a->waiting && a->job == done->job)
+      return complete_inference(R, ai, done);
   }
   return DYNRT_OK; /* a cancelled job's late record */
 }
@@ -594,7 +674,9 @@ static dynrt_status drive(run *R) {
   dynrt_status st;
   int ev_next = 0;
   uint64_t now = 0;
-  if ((st = schedule_platform_events(R)) || (st = handle_time(R, 0, &ev_next))) return st;
+  if ((st = load_timeline(R)) || (st = schedule_platform_events(R)) ||
+      (st = handle_time(R, 0, &ev_next)))
+    return st;
   while (now < scn->duration_ns) {
     uint64_t t = next_time(R, ev_next);
     if (t < now) t = now;

@@ -37,3 +37,8 @@ if(TARGET dynrt)
     ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     PASS_REGULAR_EXPRESSION "REAL run on .*energy MODELLED")
 endif()
+# The manager's targets on every shipped simulated scenario, all policies (seconds in a
+# release build; left out of the sanitizer builds).
+if(TARGET test_scenario_targets)
+  set_tests_properties(test_scenario_targets PROPERTIES LABELS "sim;slow" TIMEOUT 600)
+endif()
