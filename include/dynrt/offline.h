@@ -207,6 +207,17 @@ DYNRT_API dynrt_status dynrt_block_lut_save(const dynrt_block_lut *lut, const ch
 DYNRT_API dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host,
                                                 int cpu_only, dynrt_oplib **out, dynrt_error *err);
 
+/* The same with every option: the one derivation of dynrt (the scenario runner derives the
+ * libraries of its simulated boards with it too). */
+typedef struct dynrt_derive_opts {
+  double work_capacity; /* capacity of the core the work split was measured on; 0 = 1 (host) */
+  int cpu_only;         /* only settings of CPU domains */
+  int gpu_only;         /* only settings of GPU domains */
+} dynrt_derive_opts;
+DYNRT_API dynrt_status dynrt_oplib_derive_board_ex(const char *board, const dynrt_oplib *src,
+                                                   const dynrt_derive_opts *opts,
+                                                   dynrt_oplib **out, dynrt_error *err);
+
 /* ------------------------------------------------------------------------------------ */
 /* Multi-objective search (NSGA-II, minimisation of every objective)                     */
 

@@ -1,7 +1,7 @@
 /*
  * boards.c - op libraries for simulated boards derived from a host library: each
- * sub-network's one-core host time (its work split) is scaled by the board domain's
- * capacity, split into a compute part that scales with frequency and a memory part that
+ * sub-network's work split (measured on a core of capacity work_capacity; 1 = a host core)
+ * is scaled by the board domain's capacity, split into a compute part that scales with frequency and a memory part that
  * does not (the domain's memory fraction, dynrt_sim_split_latency), and predicted per
  * (domain, OPP, cores) with dynrt_sim_predict_ns; energy per inference comes from a
  * noise-free simulated run of the inference alone on the board model. Every point is
@@ -45,8 +45,22 @@ static double tail_ratio(const dynrt_oplib *host, int i) {
 
 dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host, int cpu_only,
                                       dynrt_oplib **out, dynrt_error *err) {
+  dynrt_derive_opts o = {.cpu_only = cpu_only};
+  return dynrt_oplib_derive_board_ex(board, host, &o, out, err);
+}
+
+dynrt_status dynrt_oplib_derive_board_ex(const char *board, const dynrt_oplib *host,
+                                         const dynrt_derive_opts *opts, dynrt_oplib **out,
+                                         dynrt_error *err) {
   if (out) *out = NULL;
   if (!board || !host || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "derive: NULL argument");
+  dynrt_derive_opts o = {0};
+  if (opts) o = *opts;
+  if (!(o.work_capacity >= 0) || o.work_capacity > 1e6 || (o.cpu_only && o.gpu_only))
+    return fail(err, DYNRT_ERR_INVALID_ARG,
+                "derive: options out of range (work_capacity %g, cpu_only and gpu_only both set: %d)",
+                o.work_capacity, o.cpu_only && o.gpu_only);
+  double cap_ref = o.work_capacity > 0 ? o.work_capacity : 1.0;
   char msg[512];
   dynrt_platform *p = NULL;
   dynrt_oplib *lib = NULL;
@@ -57,8 +71,9 @@ dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host
     const dynrt_oplib_subnet *sn = dynrt_oplib_subnet_at(host, i);
     if (!(sn->compute_ns >= 0) || !(sn->memory_ns >= 0) || sn->compute_ns + sn->memory_ns <= 0) {
       st = fail(err, DYNRT_ERR_FORMAT,
-                "derive: sub-network %d (%.60s) of the host library has no work split", i,
-                sn->config);
+                "derive: op library of '%s': sub-network %d ('%.60s') has no work split "
+                "(work.compute_ns / work.memory_ns); the simulator needs it",
+                dynrt_oplib_model_name(host), i, sn->config);
       goto out;
     }
   }
@@ -80,7 +95,7 @@ dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host
   for (int d = 0; d < in->ndomains; d++) {
     const dynrt_domain_info *di = dynrt_platform_domain(p, d);
     int gpu = di->kind == DYNRT_DOMAIN_GPU;
-    if ((gpu && cpu_only) || !di->nopps || !(di->capacity > 0)) continue;
+    if ((gpu && o.cpu_only) || (!gpu && o.gpu_only) || !di->nopps || !(di->capacity > 0)) continue;
     double w0 = 0;
     for (int f = 0; f < di->nopps; f++) {
       uint32_t khz = di->opps[f].khz, actual = 0;
@@ -103,7 +118,7 @@ dynrt_status dynrt_oplib_derive_board(const char *board, const dynrt_oplib *host
         for (int k = 0; k < cores; k++) mask |= 1ull << di->cpus[k];
         for (int i = 0; i < nsub; i++) {
           const dynrt_oplib_subnet *sn = dynrt_oplib_subnet_at(host, i);
-          double total = (sn->compute_ns + sn->memory_ns) / di->capacity, c, m, ns, uj;
+          double total = (sn->compute_ns + sn->memory_ns) * cap_ref / di->capacity, c, m, ns, uj;
           if ((st = dynrt_sim_split_latency(p, d, total, &c, &m)) ||
               (st = dynrt_sim_predict_ns(p, d, khz, gpu ? 1 : cores, c, m, &ns)) ||
               (st = run_alone(p, mask, gpu ? d : -1, c, m, &uj))) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dynrt/offline.h"
 #include "dynrt/oplib.h"
 #include "dynrt/platform.h"
 
@@ -124,12 +125,8 @@ void dynrt_scn_policy_slug(const char *policy, char *buf, size_t size);
 
 /* ---- derive.c ---- */
 
-/* How dynrt_scn_derive_oplib builds a library for a simulated board. */
-typedef struct dynrt_scn_derive_opts {
-  double work_capacity; /* capacity of the core the work was measured on; 0 = 1 (host) */
-  int gpu_only;         /* only settings of GPU domains */
-  int cpu_only;         /* only settings of CPU domains */
-} dynrt_scn_derive_opts;
+/* How dynrt_scn_derive_oplib builds a library for a simulated board (dynrt/offline.h). */
+typedef dynrt_derive_opts dynrt_scn_derive_opts;
 
 /* The sub-network work (compute, memory ns) for one job on `domain` of the simulated
  * platform, from the library's per-sub-network work split: the total scales with
@@ -199,6 +196,9 @@ typedef struct dynrt_scn_result {
   char app_names[DYNRT_SCN_MAX_APPS][64];
   dynrt_scn_infer_rec *inf;
   size_t ninf, capinf;
+  /* Scratch for the latency percentiles, grown with inf (capinf entries) so that
+   * summarising allocates nothing and cannot fail. */
+  double *lat_scratch;
   dynrt_scn_period_rec *per;
   size_t nper, capper;
   dynrt_scn_summary sum;                         /* all apps */
@@ -209,7 +209,8 @@ typedef struct dynrt_scn_result {
 dynrt_status dynrt_scn_result_add_inf(dynrt_scn_result *r, const dynrt_scn_infer_rec *rec);
 dynrt_status dynrt_scn_result_add_period(dynrt_scn_result *r, const dynrt_scn_period_rec *rec);
 /* Fills sum and app_sum from the records (energy_j, decide/plan times and infeasible plans
- * are set by the runner and kept). */
+ * are set by the runner and kept). Allocates nothing for records added with
+ * dynrt_scn_result_add_inf. */
 void dynrt_scn_summarise(dynrt_scn_result *r);
 void dynrt_scn_result_free(dynrt_scn_result *r);
 /* Writes DIR/<slug>.inferences.csv and DIR/<slug>.periods.csv. */
