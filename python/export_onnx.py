@@ -12,7 +12,7 @@ active depthwise kernel after the kernel transform) and made contiguous, and eve
 is what ONNX Runtime, XNNPACK, oneDNN and PyTorch users run; dynrt applies BN in its kernel
 epilogue instead, so outputs agree to float rounding, not bit for bit.
 
-Layer list (`--layers`, read by bench/peers/peer_xnnpack.c and peer_dnnl.c): a text header,
+Layer list (`--layers`, read by bench/peers/peer_xnnpack.c and peer_onednn.c): a text header,
 one line per op, then the float32 data:
     dynrt-layers 1 <r> <num_classes> <n_ops> <n_floats>
     conv <cin> <cout> <k> <stride> <groups> <act> <h_in> <w_off> <b_off>   weight [cout][k][k][cin/groups]

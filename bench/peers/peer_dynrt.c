@@ -3,6 +3,8 @@
  * NHWC float input, through the public API only (bench/peers/peer_common.h output).
  *   peer_dynrt MODEL.safetensors --subnet "r=.." --input in_nhwc.f32 [--threads T] ...
  * create_ms = model load + pack + session create + subnet switch.
+ * --per-layer: a->runs more runs with the session's per-layer profile on
+ * (dynrt_session_set_profiling); per layer the median over them.
  * DYNRT_PEER_SPIN_US=N (diagnostic): lend the session a pool whose workers spin N us before
  * sleeping (dynrt_pool_set_spin_us) instead of the default.
  */
@@ -21,6 +23,39 @@ static void run(void *p) {
     peer_die("dynrt", "run failed", dynrt_session_errmsg(c->s));
 }
 
+static void per_layer(const peer_args *a, ctx *c) {
+  static const char *const kinds[] = {"input", "conv", "dw", "pw", "se", "gap", "fc"};
+  size_t n = 0;
+  if (dynrt_session_set_profiling(c->s, 1) != DYNRT_OK) peer_die("dynrt", "profiling", NULL);
+  run(c);
+  dynrt_session_get_layer_times(c->s, NULL, 0, &n, NULL);
+  int R = a->runs;
+  dynrt_layer_time *lt = calloc(n, sizeof *lt);
+  peer_layer *pl = calloc(n, sizeof *pl);
+  double *t = calloc(n * (size_t)R, sizeof(double)), *tot = calloc((size_t)R, sizeof(double));
+  if (!lt || !pl || !t || !tot) peer_die("dynrt", "out of memory", NULL);
+  for (int r = 0; r < R; r++) {
+    uint64_t total;
+    size_t got;
+    run(c);
+    dynrt_session_get_layer_times(c->s, lt, n, &got, &total);
+    for (size_t l = 0; l < n; l++) t[l * (size_t)R + (size_t)r] = (double)lt[l].ns / 1e3;
+    tot[r] = (double)total / 1e3;
+  }
+  for (size_t l = 0; l < n; l++) {
+    snprintf(pl[l].name, sizeof pl[l].name, "%s", lt[l].name);
+    snprintf(pl[l].kind, sizeof pl[l].kind, "%s", kinds[lt[l].kind]);
+    pl[l].macs = (unsigned long long)lt[l].macs;
+    pl[l].us = peer_median(t + l * (size_t)R, R);
+  }
+  peer_print_layers("dynrt", a, pl, (int)n, peer_median(tot, R));
+  dynrt_session_set_profiling(c->s, 0);
+  free(lt);
+  free(pl);
+  free(t);
+  free(tot);
+}
+
 int main(int argc, char **argv) {
   peer_args a;
   peer_parse("dynrt", argc, argv, &a);
@@ -31,6 +66,7 @@ int main(int argc, char **argv) {
   dynrt_subnet cfg;
   size_t n;
   float *x = peer_read_f32("dynrt", a.input, &n);
+  peer_mark_base();
   double t0 = peer_now_us();
   if (dynrt_model_load(a.model, &m, &err) != DYNRT_OK) peer_die("dynrt", "load", err.msg);
   if (dynrt_subnet_parse(m, a.subnet, &cfg, &err) != DYNRT_OK) peer_die("dynrt", "subnet", err.msg);
@@ -53,6 +89,7 @@ int main(int argc, char **argv) {
   size_t nl;
   const float *logits = dynrt_session_logits(s, &nl);
   peer_write_f32("dynrt", a.out, logits, nl);
+  if (a.per_layer) per_layer(&a, &c);
   peer_time("dynrt", &a, run, &c, create_ms);
   dynrt_session_destroy(s);
   dynrt_model_destroy(m);

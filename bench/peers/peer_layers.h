@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum { OP_CONV, OP_SE, OP_SAVE, OP_ADD, OP_GAP, OP_FC };
 enum { ACT_NONE, ACT_RELU, ACT_RELU6, ACT_HSWISH };
@@ -20,9 +21,28 @@ typedef struct layer_op {
 typedef struct layers {
   int r, classes, n;
   layer_op *ops;
-  float *data; /* n_floats + slack */
+  float *data; /* n_floats + slack, from layers_alloc: layers_free_data() gives it back */
   long n_floats;
 } layers;
+
+/* Zeroed float buffers for the weights and their transformed copies, mapped directly so that
+ * freeing them returns the pages to the system at once (a large malloc'd block may stay in
+ * the heap): the peers free them once the runtime holds its own packed weights, and their
+ * resident-set figures must not include the harness's copies. */
+static inline float *layers_alloc(long n_floats) {
+  size_t bytes = (size_t)(n_floats + 64) * sizeof(float);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static inline void layers_free(float *p, long n_floats) {
+  if (p) munmap(p, (size_t)(n_floats + 64) * sizeof(float));
+}
+
+static inline void layers_free_data(layers *L) {
+  layers_free(L->data, L->n_floats);
+  L->data = NULL;
+}
 
 static int layers_act(const char *s) {
   if (!strcmp(s, "relu")) return ACT_RELU;
@@ -66,8 +86,8 @@ static int layers_load(const char *path, layers *L) {
   }
   if (!fgets(line, sizeof line, f) || strncmp(line, "end", 3))
     return fprintf(stderr, "%s: no end line\n", path), fclose(f), -1;
-  L->data = calloc((size_t)L->n_floats + 64, sizeof(float));
-  if (fread(L->data, sizeof(float), (size_t)L->n_floats, f) != (size_t)L->n_floats)
+  L->data = layers_alloc(L->n_floats);
+  if (!L->data || fread(L->data, sizeof(float), (size_t)L->n_floats, f) != (size_t)L->n_floats)
     return fprintf(stderr, "%s: short data\n", path), fclose(f), -1;
   fclose(f);
   return 0;

@@ -5,10 +5,15 @@
  * which ONNX Runtime only ever appends to; the order is that of OrtApi in the public
  * onnxruntime_c_api.h).
  *   peer_ort MODEL.onnx --input in_nchw.f32 --lib path/libonnxruntime.so.1 [--threads T] ...
- *   peer_ort A.onnx,B.onnx,... --input x --lib ...   (switching: one session per network,
- *       all kept resident; prints the creation time of each and the resident set growth)
+ *   peer_ort A.onnx,B.onnx,... --input a.f32,b.f32,... --lib ...   (switching: one session
+ *       per network, all kept resident and run once; prints the creation time of each and the
+ *       resident set growth)
  * Session options: graph optimisation ORT_ENABLE_ALL, intra-op threads T, inter-op 1,
  * sequential execution (the default). create_ms = CreateSession (load, optimise, pre-pack).
+ * --per-layer: ORT's session profiling (EnableProfiling) on; ORT writes its trace
+ * (<prefix>_<date>.json, one event per node and run) when the session is released; the
+ * prefix is printed as {"peer":"ort","profile_prefix":..} before the timing line and
+ * run_peers.py --per-layer reads the trace.
  */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -24,6 +29,7 @@ enum {
   ORT_CreateSession = 7,
   ORT_Run = 9,
   ORT_CreateSessionOptions = 10,
+  ORT_EnableProfiling = 14,
   ORT_SetSessionGraphOptimizationLevel = 23,
   ORT_SetIntraOpNumThreads = 24,
   ORT_SetInterOpNumThreads = 25,
@@ -61,29 +67,57 @@ static void run(void *p) {
         "Run");
 }
 
-/* One session per comma-separated model, all resident: what a switch costs an ORT user who
- * creates a session per sub-network (create_ms each) or keeps them all (rss growth). */
+/* Side of the square input of n = 3*r*r floats, 0 if n is not of that form. */
+static int64_t side_of(size_t n) {
+  int64_t r = 1;
+  while (3 * (r + 1) * (r + 1) <= (int64_t)n) r++;
+  return (size_t)(3 * r * r) == n ? r : 0;
+}
+
+/* One session per comma-separated model (one comma-separated input each), all resident and
+ * each run once (ORT allocates activations at the first run): what a switch costs an ORT user
+ * who creates a session per sub-network (create_ms each) or keeps them all (rss growth). */
 static int resident(const peer_args *a, void *env) {
-  char *list = strdup(a->model), *save = NULL;
-  void *opt, *sess[256];
+  char *list = strdup(a->model), *ins = strdup(a->input), *save = NULL, *save_in = NULL;
+  void *opt, *mem, *sess[64];
+  float *xs[64];
   int n = 0;
   long rss0 = peer_rss_kb();
   check(F(ORT_CreateSessionOptions, OrtStatus * (*)(void **))(&opt), "CreateSessionOptions");
   check(F(ORT_SetSessionGraphOptimizationLevel, OrtStatus * (*)(void *, int))(opt, 99), "optlevel");
   check(F(ORT_SetIntraOpNumThreads, OrtStatus * (*)(void *, int))(opt, a->threads), "intra");
+  check(F(ORT_SetInterOpNumThreads, OrtStatus * (*)(void *, int))(opt, 1), "inter");
+  check(F(ORT_CreateCpuMemoryInfo, OrtStatus * (*)(int, int, void **))(1, 0, &mem), "MemoryInfo");
   printf("{\"peer\":\"ort\",\"mode\":\"resident\",\"create_ms\":[");
-  for (char *p = strtok_r(list, ",", &save); p && n < 256; p = strtok_r(NULL, ",", &save)) {
+  for (char *p = strtok_r(list, ",", &save); p && n < 64; p = strtok_r(NULL, ",", &save)) {
+    const char *in_path = strtok_r(n ? NULL : ins, ",", &save_in);
+    if (!in_path) peer_die("ort", "resident mode needs one --input per model", a->input);
+    size_t cnt;
+    xs[n] = peer_read_f32("ort", in_path, &cnt);
+    int64_t r = side_of(cnt), shape[4] = {1, 3, r, r};
+    if (!r) peer_die("ort", "input size is not 3*r*r", in_path);
     double t0 = peer_now_us();
     check(F(ORT_CreateSession, OrtStatus * (*)(void *, const char *, void *, void **))(env, p, opt,
                                                                                        &sess[n]),
           "CreateSession");
     printf("%s%.2f", n ? "," : "", (peer_now_us() - t0) / 1e3);
+    ctx c = {sess[n], NULL, NULL};
+    check(F(ORT_CreateTensorWithDataAsOrtValue,
+            OrtStatus * (*)(const void *, void *, size_t, const int64_t *, size_t, int, void **))(
+              mem, xs[n], cnt * sizeof(float), shape, 4, 1, &c.in),
+          "input tensor");
+    run(&c);
+    F(ORT_ReleaseValue, void (*)(void *))(c.out);
+    F(ORT_ReleaseValue, void (*)(void *))(c.in);
     n++;
   }
-  printf("],\"n\":%d,\"rss_kb_before\":%ld,\"rss_kb_after\":%ld}\n", n, rss0, peer_rss_kb());
-  for (int i = 0; i < n; i++) F(ORT_ReleaseSession, void (*)(void *))(sess[i]);
+  printf("],\"n\":%d,\"rss_kb_before\":%ld,\"rss_kb_after\":%ld,\"hwm_kb\":%ld}\n", n, rss0,
+         peer_rss_kb(), peer_hwm_kb());
+  for (int i = 0; i < n; i++) F(ORT_ReleaseSession, void (*)(void *))(sess[i]), free(xs[i]);
+  F(ORT_ReleaseMemoryInfo, void (*)(void *))(mem);
   F(ORT_ReleaseSessionOptions, void (*)(void *))(opt);
   free(list);
+  free(ins);
   return 0;
 }
 
@@ -99,21 +133,26 @@ int main(int argc, char **argv) {
   api = get_base()->GetApi(16);
   if (!api) peer_die("ort", "OrtApi version 16 not available in", a.lib);
 
-  size_t n;
-  float *x = peer_read_f32("ort", a.input, &n);
-  int64_t r = 1;
-  while (3 * (r + 1) * (r + 1) <= (int64_t)n) r++;
-  if ((size_t)(3 * r * r) != n) peer_die("ort", "input size is not 3*r*r", a.input);
-  float logits[100000];
+  static float logits[100000];
   void *env, *opt, *sess, *mem, *in = NULL, *out = NULL;
   check(F(ORT_CreateEnv, OrtStatus * (*)(int, const char *, void **))(3, "peer", &env),
         "CreateEnv");
   if (strchr(a.model, ',')) return resident(&a, env);
+  size_t n;
+  float *x = peer_read_f32("ort", a.input, &n);
+  int64_t r = side_of(n);
+  if (!r) peer_die("ort", "input size is not 3*r*r", a.input);
+  peer_mark_base();
   double t0 = peer_now_us();
   check(F(ORT_CreateSessionOptions, OrtStatus * (*)(void **))(&opt), "CreateSessionOptions");
   check(F(ORT_SetSessionGraphOptimizationLevel, OrtStatus * (*)(void *, int))(opt, 99), "optlevel");
   check(F(ORT_SetIntraOpNumThreads, OrtStatus * (*)(void *, int))(opt, a.threads), "intra");
   check(F(ORT_SetInterOpNumThreads, OrtStatus * (*)(void *, int))(opt, 1), "inter");
+  char prefix[4096];
+  if (a.per_layer) {
+    snprintf(prefix, sizeof prefix, "%s.ortprof", a.out ? a.out : "/tmp/peer_ort");
+    check(F(ORT_EnableProfiling, OrtStatus * (*)(void *, const char *))(opt, prefix), "profiling");
+  }
   check(F(ORT_CreateSession, OrtStatus * (*)(void *, const char *, void *, void **))(env, a.model,
                                                                                      opt, &sess),
         "CreateSession");
@@ -148,6 +187,7 @@ int main(int argc, char **argv) {
         "output tensor");
   c.out = out;
   peer_write_f32("ort", a.out, logits, ncls);
+  if (a.per_layer) printf("{\"peer\":\"ort\",\"profile_prefix\":\"%s\"}\n", prefix);
   peer_time("ort", &a, run, &c, create_ms);
   F(ORT_ReleaseValue, void (*)(void *))(in);
   F(ORT_ReleaseValue, void (*)(void *))(out);

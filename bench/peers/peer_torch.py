@@ -2,6 +2,9 @@
 """PyTorch side of the peer benchmark (same command line and JSON line as peer_common.h).
 
     peer_torch.py NET.pt --input in_nchw.f32 [--threads T] [--runs N] [--warmup W] [--out F]
+    peer_torch.py A.pt,B.pt,... --input a.f32,b.f32,... [--jit]   (switching: every network
+        loaded (and JIT-compiled) and run once, all kept resident; creation time of each and
+        the resident set growth, as peer_ort / peer_xnnpack / peer_onednn print it)
 
 NET.pt is the static sub-network that python/export_onnx.py --torch writes (BN folded,
 weights contiguous). Eval mode, torch.inference_mode, channels_last weights and input,
@@ -23,12 +26,47 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import export_onnx  # noqa: E402,F401  (classes of the pickled module)
 
 
-def rss_kb():
+def status_kb(field="VmRSS:"):
+    """A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return -1
+
+
+def rss_kb():
+    return status_kb("VmRSS:")
+
+
+def make(path, x, jit):
+    """The network of `path` ready to run on input x (flat float32, NCHW [1,3,r,r])."""
+    net = torch.load(path).eval().to(memory_format=torch.channels_last)
+    r = int(round((x.size / 3) ** 0.5))
+    xt = torch.from_numpy(x).view(1, 3, r, r).contiguous(memory_format=torch.channels_last)
+    if jit:
+        with torch.no_grad():
+            net = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, xt)))
+    return net, xt
+
+
+def resident(a):
+    """All comma-separated networks kept resident, each run once."""
+    paths, inputs = a.model.split(","), a.input.split(",")
+    if len(paths) != len(inputs):
+        sys.exit("peer_torch: resident mode needs one --input per model")
+    rss0, keep, create = rss_kb(), [], []
+    for p, i in zip(paths, inputs):
+        x = np.fromfile(i, dtype="<f4")
+        t0 = time.perf_counter()
+        net, xt = make(p, x, a.jit)
+        create.append(round((time.perf_counter() - t0) * 1e3, 2))
+        with torch.inference_mode():
+            net(xt)
+        keep.append((net, xt))
+    print(json.dumps({"peer": "torch-jit" if a.jit else "torch", "mode": "resident", "create_ms": create,
+                      "n": len(keep), "rss_kb_before": rss0, "rss_kb_after": rss_kb(),
+                      "hwm_kb": status_kb("VmHWM:")}))
 
 
 def main():
@@ -44,14 +82,12 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
+    if "," in a.model:
+        return resident(a)
     x = np.fromfile(a.input, dtype="<f4")
+    rss_base = rss_kb()
     t0 = time.perf_counter()
-    net = torch.load(a.model).eval().to(memory_format=torch.channels_last)
-    r = int(round((x.size / 3) ** 0.5))
-    xt = torch.from_numpy(x).view(1, 3, r, r).contiguous(memory_format=torch.channels_last)
-    if a.jit:
-        with torch.no_grad():
-            net = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, xt)))
+    net, xt = make(a.model, x, a.jit)
     create_ms = (time.perf_counter() - t0) * 1e3
     with torch.inference_mode():
         y = net(xt)
@@ -69,7 +105,8 @@ def main():
     med = t[n // 2] if n % 2 else 0.5 * (t[n // 2 - 1] + t[n // 2])
     print(json.dumps({"peer": "torch-jit" if a.jit else "torch", "threads": a.threads, "runs": n, "median_us": round(med, 1),
                       "p10_us": round(t[n // 10], 1), "p90_us": round(t[min(n * 9 // 10, n - 1)], 1),
-                      "min_us": round(t[0], 1), "create_ms": round(create_ms, 3), "rss_kb": rss_kb()}))
+                      "min_us": round(t[0], 1), "create_ms": round(create_ms, 3), "rss_kb": rss_kb(),
+                      "rss_kb_base": rss_base, "hwm_kb": status_kb("VmHWM:")}))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@
  * (b/6+1/2), 0, 1) on the second FC. create_ms = subgraph definition + runtime creation
  * (weight packing). Debian's XNNPACK has no 7x7 depthwise micro-kernel (primary tiles 3, 4, 9,
  * 25): k=7 depthwise falls back to the IGEMM path (reference/engine-notes.md §1.4).
+ * The runtime packs every weight into its own buffers at creation, so the layer list and the
+ * transposed copies are freed once it exists (rss_kb is then the runtime's, not the harness's).
+ *   peer_xnnpack a.layers,b.layers,... --input x   (switching: one runtime per network, all
+ *       kept resident in one process; creation time of each, resident set growth)
  */
 #include <math.h>
 #include <pthreadpool.h>
@@ -52,27 +56,21 @@ static void run(void *p) {
   ck(xnn_invoke_runtime(c->rt), "invoke");
 }
 
-int main(int argc, char **argv) {
-  peer_args a;
-  layers L;
-  peer_parse("xnnpack", argc, argv, &a);
-  if (layers_load(a.model, &L)) return 1;
-  size_t n;
-  float *x = peer_read_f32("xnnpack", a.input, &n);
-  float *y = calloc((size_t)L.classes + 16, sizeof(float));
-  ck(xnn_initialize(NULL), "initialize");
-  double t0 = peer_now_us();
-  /* depthwise filters must be [1][k][k][C]: transposed copies (outlive the runtime) */
-  float *dw = calloc((size_t)L.n_floats + 64, sizeof(float));
+/* Defines the subgraph of L and creates its runtime on pool, bound to x (NHWC input) and y
+ * (logits). L's data may be freed afterwards. */
+static void build(const layers *L, pthreadpool_t pool, float *x, float *y, ctx *cx) {
+  /* depthwise filters must be [1][k][k][C]: transposed copies, freed once packed */
+  float *dw = layers_alloc(L->n_floats);
+  if (!dw) peer_die("xnnpack", "out of memory", NULL);
   ck(xnn_create_subgraph(2, 0, &sg), "subgraph");
-  size_t h = (size_t)L.r, c = 3;
+  size_t h = (size_t)L->r, c = 3;
   size_t din[4] = {1, h, h, 3};
   uint32_t cur = tensor(4, din, NULL, 0, XNN_VALUE_FLAG_EXTERNAL_INPUT);
   uint32_t stack[8];
   int sp = 0, pooled = 0;
-  float *d = L.data;
-  for (int i = 0; i < L.n; i++) {
-    layer_op *o = &L.ops[i];
+  const float *d = L->data;
+  for (int i = 0; i < L->n; i++) {
+    const layer_op *o = &L->ops[i];
     float lo, hi;
     if (o->kind == OP_CONV) {
       size_t k = (size_t)o->k, ho = (h + 2 * (k / 2) - k) / (size_t)o->stride + 1;
@@ -136,7 +134,7 @@ int main(int argc, char **argv) {
       ck(xnn_define_global_average_pooling_2d(sg, -INFINITY, INFINITY, cur, out, 0), "gap");
       cur = out, pooled = 1;
     } else { /* FC */
-      int last = i == L.n - 1;
+      int last = i == L->n - 1;
       size_t dwt[2] = {(size_t)o->cout, (size_t)o->cin}, db[1] = {(size_t)o->cout};
       size_t dout[2] = {1, (size_t)o->cout};
       uint32_t out = tensor(2, dout, NULL, last ? 1 : XNN_INVALID_VALUE_ID,
@@ -155,20 +153,69 @@ int main(int argc, char **argv) {
       cur = out;
     }
   }
-  if (!pooled) peer_die("xnnpack", "layer list has no gap", a.model);
+  if (!pooled) peer_die("xnnpack", "layer list has no gap", NULL);
+  ck(xnn_create_runtime_v2(sg, pool, 0, &cx->rt), "runtime");
+  cx->ext[0] = (struct xnn_external_value){0, x};
+  cx->ext[1] = (struct xnn_external_value){1, y};
+  ck(xnn_setup_runtime(cx->rt, 2, cx->ext), "setup");
+  xnn_delete_subgraph(sg);
+  layers_free(dw, L->n_floats);
+}
+
+/* Several comma-separated layer lists: one runtime each, all kept resident. */
+static int resident(const peer_args *a, pthreadpool_t pool) {
+  char *list = strdup(a->model), *save = NULL;
+  ctx cx[64];
+  float *xs[64], *ys[64];
+  int n = 0;
+  long rss0 = peer_rss_kb();
+  printf("{\"peer\":\"xnnpack\",\"mode\":\"resident\",\"create_ms\":[");
+  for (char *p = strtok_r(list, ",", &save); p && n < 64; p = strtok_r(NULL, ",", &save)) {
+    layers L;
+    if (layers_load(p, &L)) return 1;
+    xs[n] = calloc((size_t)L.r * (size_t)L.r * 3 + 16, sizeof(float));
+    ys[n] = calloc((size_t)L.classes + 16, sizeof(float));
+    double t0 = peer_now_us();
+    build(&L, pool, xs[n], ys[n], &cx[n]);
+    printf("%s%.2f", n ? "," : "", (peer_now_us() - t0) / 1e3);
+    layers_free_data(&L);
+    free(L.ops);
+    run(&cx[n]); /* activations touched, as a resident network that has run once */
+    n++;
+  }
+  printf("],\"n\":%d,\"rss_kb_before\":%ld,\"rss_kb_after\":%ld,\"hwm_kb\":%ld}\n", n, rss0,
+         peer_rss_kb(), peer_hwm_kb());
+  for (int i = 0; i < n; i++) xnn_delete_runtime(cx[i].rt), free(xs[i]), free(ys[i]);
+  free(list);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  peer_args a;
+  peer_parse("xnnpack", argc, argv, &a);
+  if (a.per_layer) peer_die("xnnpack", "--per-layer: this XNNPACK has no profiling API", NULL);
+  ck(xnn_initialize(NULL), "initialize");
   pthreadpool_t pool = a.threads > 1 ? pthreadpool_create((size_t)a.threads) : NULL;
+  if (strchr(a.model, ',')) return resident(&a, pool);
+  size_t n;
+  float *x = peer_read_f32("xnnpack", a.input, &n);
+  layers L;
+  peer_mark_base(); /* before the layer list: its data is freed once the network is built */
+  if (layers_load(a.model, &L)) return 1;
+  float *y = calloc((size_t)L.classes + 16, sizeof(float));
   ctx cx;
-  ck(xnn_create_runtime_v2(sg, pool, 0, &cx.rt), "runtime");
-  cx.ext[0] = (struct xnn_external_value){0, x};
-  cx.ext[1] = (struct xnn_external_value){1, y};
-  ck(xnn_setup_runtime(cx.rt, 2, cx.ext), "setup");
+  double t0 = peer_now_us();
+  build(&L, pool, x, y, &cx);
   double create_ms = (peer_now_us() - t0) / 1e3;
+  layers_free_data(&L); /* packed into the runtime */
   if (n != (size_t)L.r * (size_t)L.r * 3) peer_die("xnnpack", "input size is not r*r*3", a.input);
   run(&cx);
   peer_write_f32("xnnpack", a.out, y, (size_t)L.classes);
   peer_time("xnnpack", &a, run, &cx, create_ms);
   xnn_delete_runtime(cx.rt);
-  xnn_delete_subgraph(sg);
   if (pool) pthreadpool_destroy(pool);
+  free(L.ops);
+  free(y);
+  free(x);
   return 0;
 }

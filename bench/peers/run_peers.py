@@ -3,7 +3,10 @@
 runtimes (ONNX Runtime, PyTorch, XNNPACK, oneDNN), outputs checked before anything is timed.
 
     /usr/bin/python3 bench/peers/run_peers.py [--suite cifar,imagenet] [--threads 1,2]
-        [--rounds 3] [--build build-peers] [--ort-lib PATH] [--peers dynrt,ort,torch,xnnpack,dnnl]
+        [--rounds 3] [--build build-peers] [--ort-lib PATH]
+        [--peers dynrt,ort,torch,torch-jit,xnnpack,onednn] [--only LABEL]
+    /usr/bin/python3 bench/peers/run_peers.py --switch ...      switching costs and memory
+    /usr/bin/python3 bench/peers/run_peers.py --per-layer ...   per-layer times, dynrt vs oneDNN
 
 Models are random-weight dynrt files made with python/dynrt_ref (random BN statistics and
 kernel-transform matrices, so nothing folds away): `cifar` is the OFA-CIFAR shape of the `cpu`
@@ -23,9 +26,11 @@ disturbed estimate of what each engine can do, the median what it does under tha
 bench/peers/.cache/ (git-ignored); results also go to bench/peers/.cache/results.json.
 """
 import argparse
+import glob
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -128,12 +133,13 @@ def peer_cmd(peer, args, model_path, cfgs, files):
     if peer in ("torch", "torch-jit"):
         return ["/usr/bin/python3", os.path.join(HERE, "peer_torch.py"), files["torch"], "--input",
                 files["nchw"]] + (["--jit"] if peer == "torch-jit" else [])
-    if peer in ("xnnpack", "dnnl"):
+    if peer in ("xnnpack", "onednn"):
         return [os.path.join(b, "peer_" + peer), files["layers"], "--input", files["nhwc"]]
     raise ValueError(peer)
 
 
-def run(cmd, threads, runs, warmup, out=None, timeout=900):
+def run(cmd, threads, runs, warmup, out=None, timeout=900, all_lines=False):
+    """Runs a peer program; its last JSON line (all of them with all_lines)."""
     cmd = cmd + ["--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup)]
     if out:
         cmd += ["--out", out]
@@ -142,46 +148,236 @@ def run(cmd, threads, runs, warmup, out=None, timeout=900):
                        cwd=REPO)
     if p.returncode != 0:
         raise RuntimeError(" ".join(cmd) + ": " + (p.stderr.strip() or p.stdout.strip())[-400:])
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    lines = [json.loads(l) for l in p.stdout.strip().splitlines() if l.startswith("{")]
+    return lines if all_lines else lines[-1]
 
 
-def switch_costs(args):
-    """Task 4: what going from one sub-network to another costs in each runtime.
-    dynrt: `dynrt bench-switch` (pointer switch in one session) and the process RSS of one
-    session. ORT: one session per sub-network created and kept resident in one process
-    (creation time each, RSS growth). XNNPACK / torch-jit: creation time of one runtime per
-    sub-network and the RSS of a process holding one (from the timing runs' JSON)."""
+SWITCH_PEERS = ("ort", "xnnpack", "onednn", "torch", "torch-jit")
+
+
+def resident_cmd(peer, args, files):
+    """The peer's resident mode: every sub-network of `files` in one process."""
     b = os.path.join(args.build, "bench")
+    if peer == "ort":
+        return [os.path.join(b, "peer_ort"), ",".join(f["onnx"] for f in files), "--lib", args.ort_lib,
+                "--input", ",".join(f["nchw"] for f in files)]
+    if peer in ("xnnpack", "onednn"):
+        return [os.path.join(b, "peer_" + peer), ",".join(f["layers"] for f in files), "--input",
+                files[0]["nhwc"]]
+    return ["/usr/bin/python3", os.path.join(HERE, "peer_torch.py"), ",".join(f["torch"] for f in files),
+            "--input", ",".join(f["nchw"] for f in files)] + (["--jit"] if peer == "torch-jit" else [])
+
+
+def mib(kb):
+    return kb / 1024.0
+
+
+def switch_costs(args, avail):
+    """What going from one sub-network to another costs in each runtime, in time and memory.
+    dynrt: `dynrt bench-switch` (pointer switch in one session) and the resident set one session
+    adds to the process (model + packed weights + arena, all sub-networks). Each peer, with no
+    switch of its own: (a) one at a time - one process per sub-network: creation time (= the
+    time of a switch by re-creation) and what the network adds to the process's resident set
+    (rss_kb - rss_kb_base, measured after one run); (b) all resident - every sub-network
+    created and run once in one process: creation time of each, resident-set growth and peak
+    (VmHWM). Results also go to bench/peers/.cache/switch.json."""
+    out = []
     for suite, model_path, nets in suites(args.suite.split(",")):
         arch = load_dynrt(model_path).arch
         tags = ["%s-%016x" % (suite, cfg.id(arch)) for _, cfg in nets]
         files = [export_all(model_path, cfg, t) for (_, cfg), t in zip(nets, tags)]
+        res = {"suite": suite, "nets": [label for label, _ in nets], "peers": {}}
         p = subprocess.run([os.path.join(args.build, "dynrt"), "bench-switch", model_path, "--configs",
                             str(len(nets)), "--batches", "5"], capture_output=True, text=True, cwd=REPO)
         print("\n### %s: %d sub-networks\n\n```\n$ dynrt bench-switch %s --configs %d --batches 5\n%s```"
               % (suite, len(nets), os.path.relpath(model_path, REPO), len(nets), p.stdout))
-        j = run(peer_cmd("dynrt", args, model_path, nets[-1][1].to_string(arch), files[-1]), 1, 3, 1)
-        print("dynrt: one session, largest sub-network resident, process RSS %.1f MiB, model load + "
-              "pack + session %.1f ms" % (j["rss_kb"] / 1024, j["create_ms"]))
-        if os.path.exists(args.ort_lib):
-            onnx = ",".join(f["onnx"] for f in files)
-            cmd = [os.path.join(b, "peer_ort"), onnx, "--lib", args.ort_lib, "--input", files[0]["nchw"]]
-            for _ in range(2):
-                j = run(cmd, 1, 1, 0)
-                print("ort resident: CreateSession ms %s; RSS %.1f -> %.1f MiB (+%.1f MiB for %d sessions)"
-                      % (j["create_ms"], j["rss_kb_before"] / 1024, j["rss_kb_after"] / 1024,
-                         (j["rss_kb_after"] - j["rss_kb_before"]) / 1024, j["n"]))
-        for peer in ("xnnpack", "torch-jit"):
-            if peer == "xnnpack" and not os.path.exists(os.path.join(b, "peer_xnnpack")):
+        one = [run(peer_cmd("dynrt", args, model_path, cfg.to_string(arch), f), 1, 1, 0)
+               for (_, cfg), f in zip(nets, files)]
+        res["peers"]["dynrt"] = {"one": one}
+        print("dynrt: one session (all sub-networks): +%s MiB resident over the process, "
+              "peak %s MiB; model load + pack + session %s ms"
+              % ("/".join("%.1f" % mib(j["rss_kb"] - j["rss_kb_base"]) for j in one),
+                 "/".join("%.1f" % mib(j["hwm_kb"]) for j in one),
+                 "/".join("%.1f" % j["create_ms"] for j in one)))
+        for peer in SWITCH_PEERS:
+            if peer not in avail:
                 continue
-            cs, rs = [], []
-            for (label, cfg), f in zip(nets, files):
-                j = run(peer_cmd(peer, args, model_path, cfg.to_string(arch), f), 1, 1, 0)
-                cs.append(j["create_ms"])
-                rs.append(j["rss_kb"] / 1024)
-            print("%s: create ms per sub-network %s; process RSS MiB %s"
-                  % (peer, ", ".join("%.1f" % c for c in cs), ", ".join("%.0f" % r for r in rs)))
+            try:
+                one = [run(peer_cmd(peer, args, model_path, cfg.to_string(arch), f), 1, 1, 0)
+                       for (_, cfg), f in zip(nets, files)]
+                allr = [run(resident_cmd(peer, args, files), 1, 1, 0) for _ in range(2)]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print("%s: error %s" % (peer, str(e)[-300:]))
+                continue
+            res["peers"][peer] = {"one": one, "resident": allr}
+            print("%s one at a time: create ms %s; +MiB resident per network %s (process %s MiB, "
+                  "peak %s MiB)" % (peer, ", ".join("%.1f" % j["create_ms"] for j in one),
+                                   ", ".join("%.1f" % mib(j["rss_kb"] - j["rss_kb_base"]) for j in one),
+                                   ", ".join("%.0f" % mib(j["rss_kb"]) for j in one),
+                                   ", ".join("%.0f" % mib(j["hwm_kb"]) for j in one)))
+            for j in allr:
+                print("%s all %d resident: create ms %s; RSS %.1f -> %.1f MiB (+%.1f MiB), peak %.1f MiB"
+                      % (peer, j["n"], ", ".join("%.1f" % c for c in j["create_ms"]),
+                         mib(j["rss_kb_before"]), mib(j["rss_kb_after"]),
+                         mib(j["rss_kb_after"] - j["rss_kb_before"]), mib(j["hwm_kb"])))
+        out.append(res)
         sys.stdout.flush()
+    with open(os.path.join(CACHE, "switch.json"), "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "args": vars(args), "results": out}, f, indent=1)
+
+
+PER_LAYER_PEERS = ("dynrt", "onednn", "ort")
+
+
+def ort_layer_key(name):
+    """The static-network layer an ONNX Runtime node belongs to, from the module path that
+    torch.onnx puts in node names (ORT keeps it in fused nodes' names); "+" for a residual Add
+    (it belongs to the projection before it); None for nodes without a path (ORT's NCHWc
+    ReorderInput / ReorderOutput: they belong to the layer that follows)."""
+    m = re.match(r"/body/body\.(\d+)/layers/layers\.(\d+)/", name)
+    if m:
+        return "body.%s.%s" % m.groups()
+    if re.match(r"/body/body\.\d+/Add", name):
+        return "+"
+    m = re.match(r"/body/body\.(\d+)/", name)
+    if m:
+        return "body.%s" % m.group(1)
+    for k in ("mix", "classifier"):
+        if name.startswith("/" + k):
+            return k
+    if name.startswith("/ReduceMean") or name.startswith("/GlobalAveragePool"):
+        return "gap"
+    return None
+
+
+def ort_layers(prefix):
+    """Per-layer medians from ONNX Runtime's profile trace(s) <prefix>_*.json (removed after
+    reading): per node the median of its kernel_time over runs, nodes summed per layer."""
+    paths = sorted(glob.glob(glob.escape(prefix) + "_*.json"))
+    if not paths:
+        raise RuntimeError("no ONNX Runtime profile at %s_*.json" % prefix)
+    with open(paths[-1]) as f:
+        ev = json.load(f)
+    for p in paths:
+        os.remove(p)
+    durs, ops, order = {}, {}, []
+    for e in ev:
+        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
+            continue
+        n = e["name"][:-len("_kernel_time")]
+        if n not in durs:
+            durs[n], ops[n] = [], e.get("args", {}).get("op_name", "?")
+            order.append(n)
+        durs[n].append(float(e["dur"]))
+    groups, pending = [], []
+    for n in order:
+        k = ort_layer_key(n)
+        if k is None:
+            pending.append(n)
+            continue
+        if k == "+" and groups:
+            groups[-1][1].append(n)
+            continue
+        if not groups or groups[-1][0] != k:
+            groups.append((k, []))
+        groups[-1][1].extend(pending + [n])
+        pending = []
+    if pending and groups:
+        groups[-1][1].extend(pending)
+    out = []
+    for k, names in groups:
+        kinds = []
+        for n in names:
+            if ops[n] not in kinds:
+                kinds.append(ops[n])
+        out.append({"name": k, "kind": "+".join(kinds), "macs": None, "impl": "",
+                    "us": sum(statistics.median(durs[n]) for n in names)})
+    return out
+
+
+def per_layer(args, avail):
+    """Per-layer times of dynrt (its session profile) and of the peers that can time their
+    layers (oneDNN: a clock read after every primitive; ONNX Runtime: its session profiler),
+    side by side: one row per layer of the static network in execution order (dynrt's extra
+    first row, the input copy, apart). dynrt fuses the SE scale and the residual add into the
+    projection; oneDNN's SE row holds its pooling, two inner products and the multiply, and
+    the residual add is its projection's sum post-op; ORT's rows hold the nodes of the layer
+    (its NCHWc reorders go to the layer that follows them). Results also go to
+    bench/peers/.cache/per_layer.json."""
+    peers = [p for p in PER_LAYER_PEERS if p in avail]
+    threads = [int(t) for t in args.threads.split(",")]
+    out = []
+    for suite, model_path, nets in suites(args.suite.split(",")):
+        arch = load_dynrt(model_path).arch
+        for label, cfg in nets:
+            if args.only and args.only not in label:
+                continue
+            cfgs = cfg.to_string(arch)
+            files = export_all(model_path, cfg, "%s-%016x" % (suite, cfg.id(arch)))
+            for t in threads:
+                prof = {}
+                for p in peers:
+                    probe = run(peer_cmd(p, args, model_path, cfgs, files), t, 1, 0)
+                    runs = int(min(200, max(5, args.budget_ms * 1e3 / max(probe["median_us"], 1.0))))
+                    logits = os.path.join(CACHE, "nets", "%s-%016x" % (suite, cfg.id(arch)), "prof_%s.f32" % p)
+                    lines = run(peer_cmd(p, args, model_path, cfgs, files) + ["--per-layer"], t, runs,
+                                max(2, runs // 10), out=logits, all_lines=True)
+                    if p == "ort":
+                        pre = next(l for l in lines if "profile_prefix" in l)["profile_prefix"]
+                        lay = {"layers": ort_layers(pre)}
+                    else:
+                        lay = next(l for l in lines if "layers" in l)
+                    prof[p] = {"layers": lay, "timing": lines[-1]}
+                out.append({"suite": suite, "label": label, "subnet": cfgs, "threads": t, "peers": prof})
+                print_per_layer(suite, label, t, prof)
+                sys.stdout.flush()
+    with open(os.path.join(CACHE, "per_layer.json"), "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "args": vars(args), "results": out}, f, indent=1)
+
+
+def print_per_layer(suite, label, threads, prof):
+    d = prof["dynrt"]["layers"]["layers"]
+    rows = [l for l in d if l["kind"] != "input"]
+    others = [p for p in prof if p != "dynrt"]
+    print("\n### %s / %s, %d thread%s: per layer, median us\n" % (suite, label, threads, "s" if threads > 1 else ""))
+    print("| # | dynrt layer | kind | MMAC | dynrt us | dynrt GFLOP/s | " +
+          " | ".join("%s layer | %s us | dynrt/%s" % (p, p, p) for p in others) + " |")
+    print("|---|---|---|---|---|---|" + "---|---|---|" * len(others))
+    tot = {p: 0.0 for p in prof}
+    for i, l in enumerate(rows):
+        cells = ["%d" % i, l["name"], l["kind"], "%.3f" % (l["macs"] / 1e6), "%.1f" % l["us"],
+                 "%.1f" % (2e-3 * l["macs"] / l["us"]) if l["us"] > 0 else "-"]
+        tot["dynrt"] += l["us"]
+        for p in others:
+            pl = prof[p]["layers"]["layers"]
+            if i < len(pl):
+                q = pl[i]
+                tot[p] += q["us"]
+                mark = "" if q["macs"] in (None, l["macs"]) else " (MAC mismatch)"
+                what = q["name"] + (" [%s]" % q["kind"] if q["macs"] is None else "") + mark
+                cells += [what, "%.1f" % q["us"], "%.2f" % (l["us"] / q["us"]) if q["us"] > 0 else "-"]
+            else:
+                cells += ["-", "-", "-"]
+        print("| " + " | ".join(cells) + " |")
+    inp = [l["us"] for l in d if l["kind"] == "input"]
+    print("\nsum of layer medians (us): %s; dynrt input copy %.1f us; whole-run medians (us): %s"
+          % (", ".join("%s %.0f" % (p, v) for p, v in tot.items()), sum(inp),
+             ", ".join("%s %.0f" % (p, prof[p]["timing"]["median_us"]) for p in prof)))
+    for p in others:
+        n = len(prof[p]["layers"]["layers"])
+        if n != len(rows):
+            print("**%s has %d layers, dynrt %d: rows past the first difference do not line up**"
+                  % (p, n, len(rows)))
+    # by dynrt's kind of the row, for every runtime (rows line up layer for layer)
+    by = {}
+    for i, l in enumerate(rows):
+        for p in prof:
+            pl = [q for q in prof[p]["layers"]["layers"] if q["kind"] != "input"]
+            if i < len(pl):
+                by.setdefault(l["kind"], {}).setdefault(p, 0.0)
+                by[l["kind"]][p] += pl[i]["us"]
+    print("by kind (us): " + "; ".join("%s: %s" % (k, ", ".join("%s %.0f" % (p, u) for p, u in v.items()))
+                                       for k, v in by.items()))
 
 
 def main():
@@ -191,19 +387,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(REPO, "build-peers"))
     ap.add_argument("--ort-lib", default=DEFAULT_ORT)
-    ap.add_argument("--peers", default="dynrt,ort,torch,torch-jit,xnnpack,dnnl")
+    ap.add_argument("--peers", default="dynrt,ort,torch,torch-jit,xnnpack,onednn")
     ap.add_argument("--only", help="run only sub-networks whose label contains this")
     ap.add_argument("--budget-ms", type=float, default=400.0,
                     help="timed milliseconds per process (runs = budget / latency, 3..200)")
     ap.add_argument("--switch", action="store_true", help="switching costs instead of latency")
+    ap.add_argument("--per-layer", action="store_true",
+                    help="per-layer times of dynrt and oneDNN instead of latency")
     args = ap.parse_args()
-    if args.switch:
-        return switch_costs(args)
     threads = [int(t) for t in args.threads.split(",")]
     peers = [p for p in args.peers.split(",")]
     avail = []
     for p in peers:
-        if p in ("dynrt", "ort", "xnnpack", "dnnl") and not os.path.exists(
+        if p in ("dynrt", "ort", "xnnpack", "onednn") and not os.path.exists(
                 os.path.join(args.build, "bench", "peer_" + p)):
             print("run_peers: peer_%s not built, skipped" % p, file=sys.stderr)
             continue
@@ -212,6 +408,10 @@ def main():
                   file=sys.stderr)
             continue
         avail.append(p)
+    if args.switch:
+        return switch_costs(args, avail)
+    if args.per_layer:
+        return per_layer(args, avail)
     results = []
     for suite, model_path, nets in suites(args.suite.split(",")):
         arch = load_dynrt(model_path).arch

@@ -257,6 +257,51 @@ typedef struct dynrt_session_stats {
 DYNRT_API void dynrt_session_get_stats(const dynrt_session *session, dynrt_session_stats *out);
 DYNRT_API const char *dynrt_session_errmsg(const dynrt_session *session);
 
+/* ------------------------------------------------------------------------------------ */
+/* Per-layer profile (opt-in)                                                            */
+
+typedef enum dynrt_layer_kind {
+  DYNRT_LAYER_INPUT,     /* the input copied (run_tensor) or preprocessed (run_image) */
+  DYNRT_LAYER_CONV,      /* dense k x k convolution: the stem */
+  DYNRT_LAYER_DEPTHWISE, /* depthwise k x k convolution */
+  DYNRT_LAYER_POINTWISE, /* 1x1 convolution: expand, project (+ shortcut), head expand */
+  DYNRT_LAYER_SE,        /* squeeze-excite: mean of the depthwise sums, reduce, expand */
+  DYNRT_LAYER_POOL,      /* global average pooling of the head */
+  DYNRT_LAYER_FC         /* feature mix, classifier */
+} dynrt_layer_kind;
+
+/* One executed layer of a profiled run, in execution order. */
+typedef struct dynrt_layer_time {
+  char name[32]; /* "stem", "first.dw", "first.proj", "blocks.<j>.expand" / ".dw" / ".se" /
+                    ".proj", "head.expand", "head.pool", "head.mix", "head.classifier", "input" */
+  dynrt_layer_kind kind;
+  int block;     /* architecture block index for blocks.<j>.*, -1 otherwise */
+  int cin, cout; /* channels in and out (SE: the block's mid and SE channels) */
+  int k, stride; /* kernel size and stride (1 for 1x1, SE, pooling and FC) */
+  int h_out;     /* output height = width (1 for SE, pooling and FC) */
+  uint64_t macs; /* as dynrt_subnet_macs counts them: they sum to it */
+  uint64_t ns;   /* wall time of the layer, on the calling thread (a layer spread over
+                    the pool ends when its last task has joined) */
+} dynrt_layer_time;
+
+/*
+ * Turns per-layer timing of the session's runs on (on != 0) or off. Off (the default) costs
+ * one branch per layer. Turning it on the first time allocates the session's profile table
+ * (DYNRT_ERR_NOMEM if it cannot); runs never allocate. Results are bit-identical either way.
+ */
+DYNRT_API dynrt_status dynrt_session_set_profiling(dynrt_session *session, int on);
+/*
+ * The layers of the last run made with profiling on: copies min(cap, *n_layers) entries into
+ * out (may be NULL when cap is 0), sets *n_layers to the number of layers it ran and, if
+ * total_ns is not NULL, *total_ns to the time of the whole run call. The entries' ns sum to
+ * at most *total_ns (the rest is clock reads and argument checks). DYNRT_ERR_STATE if no run
+ * has been profiled since profiling was last turned on; DYNRT_ERR_INVALID_ARG for NULL
+ * session or n_layers.
+ */
+DYNRT_API dynrt_status dynrt_session_get_layer_times(const dynrt_session *session,
+                                                     dynrt_layer_time *out, size_t cap,
+                                                     size_t *n_layers, uint64_t *total_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,9 @@
  * the one its stand-alone model would have) while the arena is sized with the file widths.
  * Depthwise inputs live in zero-bordered buffers (border 3), one per spatial level; a level's
  * border is re-zeroed only when its geometry (resolution, stride) changes.
+ *
+ * An opt-in per-layer profile (dynrt_session_set_profiling) closes each layer with a clock
+ * read into a table allocated when it is first turned on; off, it costs one branch per layer.
  */
 #include <math.h>
 #include <string.h>
@@ -67,6 +70,12 @@ struct dynrt_session {
   size_t z_cs[MAX_LEVELS];
   int have_logits;
   dynrt_session_stats stats;
+  /* per-layer profile (dynrt_session_set_profiling); prof is NULL until first turned on */
+  int prof_on, prof_valid;
+  uint64_t prof_t0, prof_last, prof_total;
+  size_t prof_n;
+  dynrt_layer_time *prof; /* [PROF_MAX] */
+  unsigned char *prof_role;
 };
 
 static void copy_err(dynrt_error *out, const dynrt_err *in) {
@@ -362,6 +371,114 @@ static float *interior(const level *l, int h, size_t cs) {
   return l->base + BORDER * rs + BORDER * cs;
 }
 
+/* ---- per-layer profile ---- */
+
+/* Layers in execution order: input, stem, first dw + proj, per block expand, dw, [se], proj,
+ * head expand, pool, mix, classifier. */
+#define PROF_MAX (8 + 4 * DYNRT_MAX_BLOCKS)
+
+enum {
+  PROF_INPUT,
+  PROF_STEM,
+  PROF_FIRST_DW,
+  PROF_FIRST_PROJ,
+  PROF_EXPAND,
+  PROF_DW,
+  PROF_SE,
+  PROF_PROJ,
+  PROF_HEAD_EXPAND,
+  PROF_POOL,
+  PROF_MIX,
+  PROF_CLASSIFIER
+};
+
+/* Closes the layer that has just run (role; plan block i for block layers): when profiling
+ * is off this is the only cost, one branch per layer. */
+#define PROF(s, role, i)                                                                           \
+  do {                                                                                             \
+    if ((s)->prof_on) prof_lap((s), (role), (i));                                                  \
+  } while (0)
+
+static void prof_set(dynrt_layer_time *t, dynrt_layer_kind kind, int block, int cin, int cout,
+                     int k, int stride, int h_out, uint64_t macs) {
+  t->kind = kind;
+  t->block = block;
+  t->cin = cin;
+  t->cout = cout;
+  t->k = k;
+  t->stride = stride;
+  t->h_out = h_out;
+  t->macs = macs;
+}
+
+/* Records the time since the previous lap and the layer's geometry from the running plan
+ * (the same counts as cost() in subnet.c, so the MACs sum to dynrt_subnet_macs). */
+static void prof_lap(dynrt_session *s, int role, int i) {
+  uint64_t now = dynrt_now_ns();
+  if (s->prof_n >= PROF_MAX) return;
+  const dynrt__arch *a = &s->model->arch;
+  const plan *p = s->cur;
+  const pblock *pb = role >= PROF_EXPAND && role <= PROF_PROJ ? &p->b[i] : NULL;
+  int hh = p->n ? p->b[p->n - 1].ho : p->h_first, last = p->n ? p->b[p->n - 1].cout : p->c1;
+  uint64_t h2;
+  dynrt_layer_time *t = &s->prof[s->prof_n];
+  s->prof_role[s->prof_n++] = (unsigned char)role;
+  t->ns = now - s->prof_last;
+  s->prof_last = now;
+  switch (role) {
+  case PROF_INPUT: prof_set(t, DYNRT_LAYER_INPUT, -1, 3, 3, 1, 1, p->r, 0); break;
+  case PROF_STEM:
+    h2 = (uint64_t)p->h_stem * (uint64_t)p->h_stem;
+    prof_set(t, DYNRT_LAYER_CONV, -1, 3, p->c0, a->stem_kernel, a->stem_stride, p->h_stem,
+             (uint64_t)p->c0 * 3u * (uint64_t)(a->stem_kernel * a->stem_kernel) * h2);
+    break;
+  case PROF_FIRST_DW:
+    h2 = (uint64_t)p->h_first * (uint64_t)p->h_first;
+    prof_set(t, DYNRT_LAYER_DEPTHWISE, -1, p->c0, p->c0, a->first_kernel, a->first_stride,
+             p->h_first, (uint64_t)p->c0 * (uint64_t)(a->first_kernel * a->first_kernel) * h2);
+    break;
+  case PROF_FIRST_PROJ:
+    h2 = (uint64_t)p->h_first * (uint64_t)p->h_first;
+    prof_set(t, DYNRT_LAYER_POINTWISE, -1, p->c0, p->c1, 1, 1, p->h_first,
+             (uint64_t)p->c0 * (uint64_t)p->c1 * h2);
+    break;
+  case PROF_EXPAND:
+    prof_set(t, DYNRT_LAYER_POINTWISE, pb->j, pb->cin, pb->mid, 1, 1, pb->h,
+             (uint64_t)pb->cin * (uint64_t)pb->mid * (uint64_t)pb->h * (uint64_t)pb->w);
+    break;
+  case PROF_DW:
+    prof_set(t, DYNRT_LAYER_DEPTHWISE, pb->j, pb->mid, pb->mid, pb->k, pb->stride, pb->ho,
+             (uint64_t)pb->mid * (uint64_t)(pb->k * pb->k) * (uint64_t)pb->ho * (uint64_t)pb->wo);
+    break;
+  case PROF_SE:
+    prof_set(t, DYNRT_LAYER_SE, pb->j, pb->mid, pb->se_mid, 1, 1, 1,
+             2u * (uint64_t)pb->mid * (uint64_t)pb->se_mid);
+    break;
+  case PROF_PROJ:
+    prof_set(t, DYNRT_LAYER_POINTWISE, pb->j, pb->mid, pb->cout, 1, 1, pb->ho,
+             (uint64_t)pb->mid * (uint64_t)pb->cout * (uint64_t)pb->ho * (uint64_t)pb->wo);
+    break;
+  case PROF_HEAD_EXPAND:
+    prof_set(t, DYNRT_LAYER_POINTWISE, -1, last, p->fe, 1, 1, hh,
+             (uint64_t)last * (uint64_t)p->fe * (uint64_t)hh * (uint64_t)hh);
+    break;
+  case PROF_POOL: prof_set(t, DYNRT_LAYER_POOL, -1, p->fe, p->fe, 1, 1, 1, 0); break;
+  case PROF_MIX:
+    prof_set(t, DYNRT_LAYER_FC, -1, p->fe, p->fm, 1, 1, 1, (uint64_t)p->fe * (uint64_t)p->fm);
+    break;
+  default: /* PROF_CLASSIFIER */
+    prof_set(t, DYNRT_LAYER_FC, -1, p->fm, a->num_classes, 1, 1, 1,
+             (uint64_t)p->fm * (uint64_t)a->num_classes);
+    break;
+  }
+}
+
+/* Starts a profiled run (at the run call's entry). */
+static void prof_start(dynrt_session *s) {
+  s->prof_n = 0;
+  s->prof_t0 = s->prof_last = dynrt_now_ns();
+}
+
 /* ---- the network ---- */
 
 static void forward(dynrt_session *s) {
@@ -399,6 +516,7 @@ static void forward(dynrt_session *s) {
   co.a.out_cs = stem_cs;
   size_t t = (size_t)s->threads;
   par(s, (size_t)hs, 1, t > 1 ? DYNRT_DIV_UP((size_t)hs, t) : (size_t)hs, 1, conv_task, &co);
+  PROF(s, PROF_STEM, 0);
 
   /* first block: depthwise -> d, project (+ stem output) -> x[0] */
   int h1 = p->h_first;
@@ -420,6 +538,7 @@ static void forward(dynrt_session *s) {
   dw.a.out_cs = cs16(p->c0);
   dw.a.out_rs = (size_t)h1 * dw.a.out_cs;
   run_dw(s, &dw);
+  PROF(s, PROF_FIRST_DW, 0);
   gemm_op g;
   memset(&g, 0, sizeof g);
   size_t x_cs = cs16(p->c1);
@@ -447,6 +566,7 @@ static void forward(dynrt_session *s) {
     g.m = (size_t)(h1 * h1);
   }
   run_gemm(s, &g);
+  PROF(s, PROF_FIRST_PROJ, 0);
 
   for (int i = 0; i < p->n; i++) {
     const pblock *pb = &p->b[i];
@@ -475,6 +595,7 @@ static void forward(dynrt_session *s) {
     g.ldc = e_cs;
     g.c_rs = e_rs;
     run_gemm(s, &g);
+    PROF(s, PROF_EXPAND, i);
     /* depthwise k x k (+ SE pooling sums) -> d */
     memset(&dw, 0, sizeof dw);
     dw.a.h = (size_t)pb->h;
@@ -498,6 +619,7 @@ static void forward(dynrt_session *s) {
       dw.a.sum = s->se_sum;
     }
     run_dw(s, &dw);
+    PROF(s, PROF_DW, i);
     const float *kscale = NULL;
     if (pb->se) {
       float inv = 1.0f / (float)(pb->ho * pb->wo);
@@ -527,6 +649,7 @@ static void forward(dynrt_session *s) {
       g.ldc = (size_t)pb->mid;
       run_gemm(s, &g);
       kscale = s->se_scale;
+      PROF(s, PROF_SE, i);
     }
     /* project 1x1 (x SE scale on A) (+ shortcut, in place) -> x */
     memset(&g, 0, sizeof g);
@@ -549,6 +672,7 @@ static void forward(dynrt_session *s) {
       g.c = s->x[1 - cur];
     }
     run_gemm(s, &g);
+    PROF(s, PROF_PROJ, i);
     if (!pb->residual) cur = 1 - cur;
   }
 
@@ -570,7 +694,9 @@ static void forward(dynrt_session *s) {
   g.c = s->d;
   g.ldc = fe_cs;
   run_gemm(s, &g);
+  PROF(s, PROF_HEAD_EXPAND, 0);
   s->kern->gap((size_t)(hh * hh), (size_t)p->fe, s->d, fe_cs, s->gap);
+  PROF(s, PROF_POOL, 0);
   memset(&g, 0, sizeof g);
   g.m = 1;
   g.n = (size_t)p->fm;
@@ -582,6 +708,7 @@ static void forward(dynrt_session *s) {
   g.c = s->mix;
   g.ldc = (size_t)p->fm;
   run_gemm(s, &g);
+  PROF(s, PROF_MIX, 0);
   memset(&g, 0, sizeof g);
   g.m = 1;
   g.n = (size_t)a->num_classes;
@@ -594,8 +721,13 @@ static void forward(dynrt_session *s) {
   g.c = s->logits;
   g.ldc = (size_t)a->num_classes;
   run_gemm(s, &g);
+  PROF(s, PROF_CLASSIFIER, 0);
   s->have_logits = 1;
   s->stats.runs++;
+  if (s->prof_on) {
+    s->prof_total = dynrt_now_ns() - s->prof_t0;
+    s->prof_valid = 1;
+  }
 }
 
 /* ---- public API ---- */
@@ -701,6 +833,8 @@ void dynrt_session_destroy(dynrt_session *s) {
   if (!s) return;
   if (s->own_pool) dynrt_pool_destroy(s->pool);
   dynrt__arena_free(&s->arena);
+  dynrt__free(s->prof);
+  dynrt__free(s->prof_role);
   dynrt__free(s);
 }
 
@@ -744,12 +878,14 @@ dynrt_status dynrt_session_run_tensor(dynrt_session *s, const float *nhwc, int r
     return dynrt__seterr(&s->err, DYNRT_ERR_INVALID_ARG,
                          "session: input is %dx%d, the active sub-network runs at r = %d", r, r,
                          s->cur->r);
+  if (s->prof_on) prof_start(s);
   if (!s->own_pool) s->threads = dynrt_pool_threads(s->pool);
   prepare_borders(s, s->cur);
   size_t rs = (size_t)(r + 2 * BORDER) * 3;
   float *dst = s->in + BORDER * rs + BORDER * 3;
   for (int y = 0; y < r; y++)
     memcpy(dst + (size_t)y * rs, nhwc + (size_t)y * (size_t)r * 3, (size_t)r * 3 * sizeof *dst);
+  PROF(s, PROF_INPUT, 0);
   forward(s);
   return DYNRT_OK;
 }
@@ -761,12 +897,14 @@ dynrt_status dynrt_session_run_image(dynrt_session *s, const uint8_t *rgb, int w
     return dynrt__seterr(&s->err, DYNRT_ERR_INVALID_ARG,
                          "session: image %dx%d with row stride %zu is not a valid RGB image", width,
                          height, row_stride);
+  if (s->prof_on) prof_start(s);
   if (!s->own_pool) s->threads = dynrt_pool_threads(s->pool);
   const dynrt__arch *a = &s->model->arch;
   int r = s->cur->r;
   prepare_borders(s, s->cur);
   size_t rs = (size_t)(r + 2 * BORDER) * 3;
   dynrt__preprocess_rgb(a, r, rgb, width, height, row_stride, s->in + BORDER * rs + BORDER * 3, rs);
+  PROF(s, PROF_INPUT, 0);
   forward(s);
   return DYNRT_OK;
 }
@@ -801,6 +939,45 @@ dynrt_status dynrt_session_topk(const dynrt_session *s, size_t k, int *classes, 
 }
 
 void dynrt_session_get_stats(const dynrt_session *s, dynrt_session_stats *out) { *out = s->stats; }
+
+dynrt_status dynrt_session_set_profiling(dynrt_session *s, int on) {
+  if (!s) return DYNRT_ERR_INVALID_ARG;
+  if (on && !s->prof) {
+    s->prof = dynrt__calloc(PROF_MAX, sizeof *s->prof);
+    s->prof_role = dynrt__calloc(PROF_MAX, 1);
+    if (!s->prof || !s->prof_role) {
+      dynrt__free(s->prof);
+      dynrt__free(s->prof_role);
+      s->prof = NULL;
+      s->prof_role = NULL;
+      return dynrt__seterr(&s->err, DYNRT_ERR_NOMEM, "session: no memory for a %d-layer profile",
+                           PROF_MAX);
+    }
+  }
+  if (on && !s->prof_on) s->prof_valid = 0;
+  s->prof_on = on != 0;
+  return DYNRT_OK;
+}
+
+dynrt_status dynrt_session_get_layer_times(const dynrt_session *s, dynrt_layer_time *out,
+                                           size_t cap, size_t *n_layers, uint64_t *total_ns) {
+  static const char *const role_name[] = {
+      "input", "stem", "first.dw",    "first.proj", "expand",   "dw",
+      "se",    "proj", "head.expand", "head.pool",  "head.mix", "head.classifier"};
+  if (!s || !n_layers || (cap && !out)) return DYNRT_ERR_INVALID_ARG;
+  if (!s->prof_valid) return DYNRT_ERR_STATE;
+  *n_layers = s->prof_n;
+  if (total_ns) *total_ns = s->prof_total;
+  for (size_t i = 0; i < s->prof_n && i < cap; i++) {
+    out[i] = s->prof[i];
+    int role = s->prof_role[i];
+    if (role >= PROF_EXPAND && role <= PROF_PROJ)
+      snprintf(out[i].name, sizeof out[i].name, "blocks.%d.%s", out[i].block, role_name[role]);
+    else
+      snprintf(out[i].name, sizeof out[i].name, "%s", role_name[role]);
+  }
+  return DYNRT_OK;
+}
 
 const char *dynrt_session_errmsg(const dynrt_session *s) {
   return s ? dynrt__errmsg(&s->err) : "no session";

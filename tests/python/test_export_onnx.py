@@ -6,6 +6,7 @@ match dynrt's C engine within a relative 1e-4 (max |ort - dynrt| / max |dynrt|).
 
 With DYNRT_REQUIRE_ORT=1 the script runs only the ONNX Runtime parity case and exits 77
 (skipped) when ONNX Runtime or the peer programs are missing."""
+import json
 import os
 import random
 import subprocess
@@ -109,10 +110,60 @@ class OrtParityTest(unittest.TestCase):
                     self.assertLessEqual(rel_err(yo, yd), 1e-4, s)
 
 
+def layer_peers():
+    """The layer-list peer programs built in DYNRT_PEER_BIN_DIR: {name: path}."""
+    d = os.environ.get("DYNRT_PEER_BIN_DIR", "")
+    t = {n: os.path.join(d, "peer_" + n) for n in ("xnnpack", "onednn")}
+    return {n: p for n, p in t.items() if d and os.path.exists(p)}
+
+
+class LayerPeerParityTest(unittest.TestCase):
+    """XNNPACK / oneDNN on the layer list (bench/peers) against dynrt within 1e-4; oneDNN's
+    per-layer profile lines up with dynrt's, layer for layer (same MACs)."""
+
+    @unittest.skipIf(not layer_peers() or not os.path.exists(os.environ.get("DYNRT_PEER_DYNRT", "")),
+                     "peer programs not available")
+    def test_layer_peers_match_dynrt(self):
+        peer_dynrt, peers = os.environ["DYNRT_PEER_DYNRT"], layer_peers()
+        with tempfile.TemporaryDirectory() as d:
+            for path in MODELS:
+                m = load_dynrt(path).eval()
+                for i, cfg in enumerate(configs(m.arch, n_random=2, seed=2)):
+                    s = cfg.to_string(m.arch)
+                    layers = os.path.join(d, "n.layers")
+                    write_layers(static_subnet(m, cfg), layers)
+                    x = np.random.RandomState(i).uniform(-2, 2, (1, cfg.r, cfg.r, 3)).astype("<f4")
+                    x.tofile(os.path.join(d, "nhwc.f32"))
+                    common = ["--runs", "2", "--warmup", "0", "--per-layer", "--input", os.path.join(d, "nhwc.f32")]
+                    out = subprocess.run([peer_dynrt, path, "--subnet", s, "--out", os.path.join(d, "d.f32")] + common,
+                                         check=True, capture_output=True, text=True).stdout
+                    dl = [json.loads(l) for l in out.splitlines() if '"layers"' in l][0]["layers"]
+                    yd = np.fromfile(os.path.join(d, "d.f32"), "<f4")
+                    for name, exe in peers.items():
+                        args = [exe, layers, "--out", os.path.join(d, "p.f32")] + common
+                        if name != "onednn":
+                            args.remove("--per-layer")
+                        out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+                        yp = np.fromfile(os.path.join(d, "p.f32"), "<f4")
+                        self.assertEqual(yd.shape, yp.shape, (name, s))
+                        self.assertLessEqual(rel_err(yp, yd), 1e-4, (name, s))
+                        if name == "onednn":
+                            pl = [json.loads(l) for l in out.splitlines() if '"layers"' in l][0]["layers"]
+                            self.assertEqual([l["macs"] for l in dl if l["kind"] != "input"],
+                                             [l["macs"] for l in pl], s)
+                            self.assertEqual([l["kind"] for l in dl if l["kind"] != "input"],
+                                             [l["kind"] for l in pl], s)
+
+
 if __name__ == "__main__":
     if os.environ.get("DYNRT_REQUIRE_ORT") == "1":
         if ort_tools() is None:
             print("ONNX Runtime parity: skipped (peer programs or libonnxruntime.so.1 missing)")
             sys.exit(77)
         sys.argv[1:] = ["OrtParityTest"]
+    if os.environ.get("DYNRT_REQUIRE_LAYER_PEERS") == "1":
+        if not layer_peers() or not os.path.exists(os.environ.get("DYNRT_PEER_DYNRT", "")):
+            print("layer-list peer parity: skipped (peer_xnnpack / peer_onednn not built)")
+            sys.exit(77)
+        sys.argv[1:] = ["LayerPeerParityTest"]
     unittest.main()
