@@ -217,6 +217,77 @@ static void test_bn_file_round_trip(void **state) {
   assert_int_equal(dynrt_bn_file_load(model, bad, &g, &err), DYNRT_ERR_IO);
 }
 
+/* Writes a copy of the BN file src to dst with tables[0].images replaced by `images`. */
+static void write_with_images(const char *src, const char *dst, double images) {
+  FILE *fp = fopen(src, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  size_t size = (size_t)ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  unsigned char *b = malloc(size);
+  assert_int_equal(fread(b, 1, size, fp), size);
+  fclose(fp);
+  uint64_t hl = 0;
+  for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+  cJSON *hdr = cJSON_ParseWithLength((const char *)b + 8, (size_t)hl);
+  cJSON *meta = cJSON_GetObjectItem(hdr, "__metadata__");
+  cJSON *list = cJSON_Parse(cJSON_GetObjectItem(meta, "dynrt.tables")->valuestring);
+  cJSON_ReplaceItemInObject(cJSON_GetArrayItem(list, 0), "images", cJSON_CreateNumber(images));
+  char *lt = cJSON_PrintUnformatted(list);
+  cJSON_ReplaceItemInObject(meta, "dynrt.tables", cJSON_CreateString(lt));
+  char *ht = cJSON_PrintUnformatted(hdr);
+  uint64_t nl = strlen(ht);
+  unsigned char len[8];
+  for (int i = 0; i < 8; i++) len[i] = (unsigned char)(nl >> (8 * i));
+  fp = fopen(dst, "wb");
+  assert_non_null(fp);
+  fwrite(len, 1, 8, fp);
+  fwrite(ht, 1, nl, fp);
+  fwrite(b + 8 + hl, 1, size - 8 - hl, fp);
+  fclose(fp);
+  cJSON_free(lt);
+  cJSON_free(ht);
+  cJSON_Delete(list);
+  cJSON_Delete(hdr);
+  free(b);
+}
+
+/* Regression (fuzzing, UBSan): an image count beyond 2^64 was converted to uint64_t, which
+ * is undefined; a count that is not an integer in 0..2^53 is now a format error. */
+static void test_bn_file_bad_images(void **state) {
+  (void)state;
+  char path[512], bad[600];
+  snprintf(path, sizeof path, "%s/img.bn.safetensors", dir);
+  snprintf(bad, sizeof bad, "%s/img_bad.bn.safetensors", dir);
+  dynrt_error err;
+  dynrt_bn_file *f = NULL, *g = NULL;
+  dynrt_subnet c;
+  dynrt_subnet_largest(model, &c);
+  size_t total = 0;
+  assert_int_equal(dynrt_bn_layout(model, &c, NULL, 0, NULL, &total, &err), DYNRT_OK);
+  float *scale = calloc(total, sizeof *scale), *shift = calloc(total, sizeof *shift);
+  for (size_t i = 0; i < total; i++) scale[i] = 1;
+  dynrt_bn_table *t;
+  assert_int_equal(dynrt_bn_table_create(model, &c, scale, shift, &t, &err), DYNRT_OK);
+  assert_int_equal(dynrt_bn_file_create(model, NULL, &f, &err), DYNRT_OK);
+  assert_int_equal(dynrt_bn_file_put(f, t, 20, &err), DYNRT_OK);
+  assert_int_equal(dynrt_bn_file_save(f, path, &err), DYNRT_OK);
+  dynrt_bn_file_destroy(f);
+  static const double rejected[] = {1e300, -3, 2.5, 18446744073709551616.0};
+  for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+    write_with_images(path, bad, rejected[i]);
+    assert_int_equal(dynrt_bn_file_load(model, bad, &g, &err), DYNRT_ERR_FORMAT);
+    assert_null(g);
+    assert_non_null(strstr(err.msg, "tables[0].images"));
+  }
+  write_with_images(path, bad, 7);
+  assert_int_equal(dynrt_bn_file_load(model, bad, &g, &err), DYNRT_OK);
+  assert_int_equal(dynrt_bn_file_count(g), 1);
+  dynrt_bn_file_destroy(g);
+  free(scale);
+  free(shift);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/dynrt_test_calib_XXXXXX");
@@ -240,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_first_layer_mean_batch_invariant),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_bn_file_round_trip),
+      cmocka_unit_test(test_bn_file_bad_images),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -193,6 +193,54 @@ static void test_builder(void **state) {
   dynrt_oplib_destroy(lib);
 }
 
+/* Regression (fuzz_oplib): at equal latency the less accurate sub-network is dominated and
+ * must not enter the Pareto set; it did (sorted in ascending accuracy), so a saved library
+ * listed a dominated sub-network and did not load back. */
+static void test_pareto_equal_latency(void **state) {
+  (void)state;
+  dynrt_oplib *lib = NULL;
+  assert_int_equal(dynrt_oplib_create("m", NULL, NULL, &lib), DYNRT_OK);
+  dynrt_oplib_subnet sn = {.config = "a",
+                           .id = 1,
+                           .macs = 10,
+                           .params = 5,
+                           .val_top1 = 0.75,
+                           .val_images = 100,
+                           .test_top1 = -1,
+                           .compute_ns = -1,
+                           .memory_ns = -1};
+  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
+  sn.config = "b";
+  sn.id = 2;
+  sn.val_top1 = 0.78;
+  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
+  sn.config = "c";
+  sn.id = 3;
+  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK); /* exact tie with b */
+  dynrt_oplib_setting s = {"cpu0", 1000, 1};
+  assert_int_equal(dynrt_oplib_add_setting(lib, &s, NULL), DYNRT_OK);
+  for (int k = 0; k < 3; k++) {
+    dynrt_oplib_point p = {.subnet = k, .setting = 0, .latency_mean_ms = 80, .power_w = 2};
+    assert_int_equal(dynrt_oplib_add_point(lib, &p), DYNRT_OK);
+  }
+  assert_int_equal(dynrt_oplib_finalize(lib), DYNRT_OK);
+  int n = 0;
+  const int *par = dynrt_oplib_pareto(lib, 0, &n);
+  assert_int_equal(n, 2);
+  assert_int_equal(par[0], 1);
+  assert_int_equal(par[1], 2);
+  char path[64], err[512];
+  snprintf(path, sizeof path, "/tmp/test_oplib_eqlat_%ld.json", (long)getpid());
+  assert_int_equal(dynrt_oplib_save(lib, path), DYNRT_OK);
+  dynrt_oplib *again = NULL;
+  assert_int_equal(dynrt_oplib_load(path, &again, err, sizeof err), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_pareto(again, 0, &n)[0], 1);
+  assert_int_equal(n, 2);
+  dynrt_oplib_destroy(again);
+  dynrt_oplib_destroy(lib);
+  unlink(path);
+}
+
 /* Loads tiny.oplib.json, lets `edit` change the parsed JSON, parses the result and
  * expects `status` with a message containing `needle`. */
 typedef void (*edit_fn)(cJSON *root);
@@ -356,9 +404,13 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_load_tiny),  cmocka_unit_test(test_load_multi_with_pareto),
-      cmocka_unit_test(test_round_trip), cmocka_unit_test(test_builder),
-      cmocka_unit_test(test_rejects),    cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_load_tiny),
+      cmocka_unit_test(test_load_multi_with_pareto),
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_builder),
+      cmocka_unit_test(test_rejects),
+      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_pareto_equal_latency),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

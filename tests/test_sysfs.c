@@ -55,6 +55,43 @@ static void test_parse_numbers(void **state) {
   const char *bad[] = {"nan", "inf", "0x10", "1e3", "1.2.3", ".", "-", "", "1,5"};
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
     assert_int_equal(dynrt__parse_double(bad[k], &d), -1);
+  /* Regression (fuzz_sysfs): 400 digits were accepted as +infinity. */
+  char huge[402];
+  memset(huge, '9', 400);
+  huge[0] = '-';
+  huge[400] = '\n';
+  huge[401] = '\0';
+  d = 5;
+  assert_int_equal(dynrt__parse_double(huge, &d), -1);
+  assert_true(d == 5);
+  assert_int_equal(dynrt__parse_double(huge + 1, &d), -1);
+}
+
+/* Regression (fuzz_procfs): a file with a NUL byte came back with trailing whitespace before
+ * the NUL ("0-3\n" for "0-3\n\0x"). The value ends at the NUL, trimmed, as a device-tree
+ * model string ("Raspberry Pi 4 Model B\0") must read. */
+static void test_read_nul(void **state) {
+  (void)state;
+  char root[64], path[FK_PATH], buf[64];
+  fk_mkroot(root);
+  static const struct {
+    const char *bytes;
+    size_t n;
+    const char *want;
+  } cases[] = {{"0-3\n\0x 5", 9, "0-3"},
+               {"Raspberry Pi 4 Model B\0", 23, "Raspberry Pi 4 Model B"},
+               {"\0 12", 4, ""}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fk_write(root, "v", "x");
+    snprintf(path, sizeof path, "%s/v", root);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(cases[i].bytes, 1, cases[i].n, f), cases[i].n);
+    fclose(f);
+    assert_int_equal(dynrt__sysfs_read(path, buf, sizeof buf, NULL), DYNRT_OK);
+    assert_string_equal(buf, cases[i].want);
+  }
+  fk_rmtree(root);
 }
 
 static void test_parse_u32_list(void **state) {
@@ -172,7 +209,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_cpulist),   cmocka_unit_test(test_parse_numbers),
       cmocka_unit_test(test_parse_u32_list),  cmocka_unit_test(test_paths),
-      cmocka_unit_test(test_read_write_list),
+      cmocka_unit_test(test_read_write_list), cmocka_unit_test(test_read_nul),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,7 +120,7 @@ DYNRT_API dynrt_status dynrt_bn_file_create(const dynrt_model *model, const char
 DYNRT_API dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path,
                                           dynrt_bn_file **out, dynrt_error *err);
 /* Takes ownership of table (replaces a table of the same sub-network). images: how many
- * images calibrated it (stored). */
+ * images calibrated it (stored). On failure (DYNRT_ERR_NOMEM) the caller still owns it. */
 DYNRT_API dynrt_status dynrt_bn_file_put(dynrt_bn_file *f, dynrt_bn_table *table, uint64_t images,
                                          dynrt_error *err);
 /* Writes atomically (temporary file + rename). */

@@ -121,7 +121,12 @@ int dynrt_cmd_calibrate(int argc, char **argv) {
       dynrt_cli_fail("calibrate", "%s", err.msg);
       goto done;
     }
-    if (dynrt_bn_file_put(bf, t, nimg, &err) || dynrt_bn_file_save(bf, out, &err)) {
+    if (dynrt_bn_file_put(bf, t, nimg, &err)) {
+      dynrt_bn_table_destroy(t); /* not taken on failure */
+      dynrt_cli_fail("calibrate", "%s", err.msg);
+      goto done;
+    }
+    if (dynrt_bn_file_save(bf, out, &err)) {
       dynrt_cli_fail("calibrate", "%s", err.msg);
       goto done;
     }

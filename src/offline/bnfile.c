@@ -217,31 +217,18 @@ static dynrt_status tensor_range(const char *path, const cJSON *hdr, const char 
   return DYNRT_OK;
 }
 
-dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynrt_bn_file **out,
-                                dynrt_error *err) {
+dynrt_status dynrt__bn_file_parse(const dynrt_model *model, const unsigned char *buf, size_t size,
+                                  const char *path, dynrt_bn_file **out, dynrt_error *err) {
   if (out) *out = NULL;
-  if (!model || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "bn file: NULL argument");
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return fail(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char *buf = NULL;
+  if (!model || !buf || !path || !out)
+    return fail(err, DYNRT_ERR_INVALID_ARG, "bn file: NULL argument");
   char *htext = NULL;
   float *sc = NULL, *sh = NULL;
   cJSON *hdr = NULL, *list = NULL;
   dynrt_bn_file *f = NULL;
   dynrt_status st = DYNRT_OK;
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) != 0 || sb.st_size < 8) {
+  if (size < 8) {
     st = fail(err, DYNRT_ERR_FORMAT, "%s: too short for a safetensors file", path);
-    goto done;
-  }
-  size_t size = (size_t)sb.st_size;
-  buf = dynrt__malloc(size);
-  if (!buf) {
-    st = fail(err, DYNRT_ERR_NOMEM, "%s: no memory for %zu bytes", path, size);
-    goto done;
-  }
-  if (fread(buf, 1, size, fp) != size) {
-    st = fail(err, DYNRT_ERR_IO, "%s: short read", path);
     goto done;
   }
   uint64_t hl = 0;
@@ -337,7 +324,14 @@ dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynr
     dynrt__free(sc);
     dynrt__free(sh);
     sc = sh = NULL;
-    double imgs = cJSON_IsNumber(im) && im->valuedouble > 0 ? im->valuedouble : 0;
+    /* Checked before the conversion: a double beyond 2^64 does not convert (UB). */
+    double imgs = im ? (cJSON_IsNumber(im) ? im->valuedouble : -1) : 0;
+    if (!(imgs >= 0 && imgs <= 9007199254740992.0 && imgs == floor(imgs))) {
+      dynrt_bn_table_destroy(t);
+      st = fail(err, DYNRT_ERR_FORMAT,
+                "%s: tables[%d].images is not an integer in 0..2^53 (an image count)", path, idx);
+      goto done;
+    }
     if ((st = dynrt_bn_file_put(f, t, (uint64_t)imgs, err))) {
       dynrt_bn_table_destroy(t);
       goto done;
@@ -345,10 +339,8 @@ dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynr
     idx++;
   }
 done:
-  fclose(fp);
   dynrt__free(sc);
   dynrt__free(sh);
-  dynrt__free(buf);
   dynrt__free(htext);
   cJSON_Delete(hdr);
   cJSON_Delete(list);
@@ -358,4 +350,34 @@ done:
   }
   *out = f;
   return DYNRT_OK;
+}
+
+dynrt_status dynrt_bn_file_load(const dynrt_model *model, const char *path, dynrt_bn_file **out,
+                                dynrt_error *err) {
+  if (out) *out = NULL;
+  if (!model || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "bn file: NULL argument");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return fail(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char *buf = NULL;
+  dynrt_status st = DYNRT_OK;
+  struct stat sb;
+  if (fstat(fileno(fp), &sb) != 0 || sb.st_size < 8) {
+    st = fail(err, DYNRT_ERR_FORMAT, "%s: too short for a safetensors file", path);
+    goto done;
+  }
+  size_t size = (size_t)sb.st_size;
+  buf = dynrt__malloc(size);
+  if (!buf) {
+    st = fail(err, DYNRT_ERR_NOMEM, "%s: no memory for %zu bytes", path, size);
+    goto done;
+  }
+  if (fread(buf, 1, size, fp) != size) {
+    st = fail(err, DYNRT_ERR_IO, "%s: short read", path);
+    goto done;
+  }
+  st = dynrt__bn_file_parse(model, buf, size, path, out, err);
+done:
+  fclose(fp);
+  dynrt__free(buf);
+  return st;
 }

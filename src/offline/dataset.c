@@ -102,20 +102,30 @@ dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t cou
                                       dynrt_dataset **out, dynrt_error *err) {
   if (out) *out = NULL;
   if (!path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "dataset: NULL argument");
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  dynrt_status st;
+  if (fstat(fileno(f), &sb) != 0)
+    st = fail(err, DYNRT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+  else
+    st =
+        dynrt__dataset_read_cifar(f, (size_t)sb.st_size, path, first, count, num_classes, out, err);
+  fclose(f);
+  return st;
+}
+
+dynrt_status dynrt__dataset_read_cifar(FILE *f, size_t bytes, const char *path, size_t first,
+                                       size_t count, int num_classes, dynrt_dataset **out,
+                                       dynrt_error *err) {
+  if (out) *out = NULL;
+  if (!f || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "dataset: NULL argument");
   if (num_classes <= 0) num_classes = 10;
   if (num_classes > 256)
     return fail(err, DYNRT_ERR_INVALID_ARG, "%s: num_classes %d > 256", path, num_classes);
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   dynrt_dataset *ds = NULL;
   uint8_t *rec = NULL;
   dynrt_status st = DYNRT_OK;
-  struct stat sb;
-  if (fstat(fileno(f), &sb) != 0) {
-    st = fail(err, DYNRT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    goto done;
-  }
-  size_t bytes = (size_t)sb.st_size;
   if (bytes == 0 || bytes % CIFAR_RECORD) {
     st = fail(err, DYNRT_ERR_FORMAT,
               "%s: size %zu bytes is not a positive multiple of the %d-byte CIFAR record "
@@ -165,7 +175,6 @@ dynrt_status dynrt_dataset_open_cifar(const char *path, size_t first, size_t cou
   ds->n = count;
 done:
   dynrt__free(rec);
-  fclose(f);
   if (st) {
     dynrt_dataset_destroy(ds);
     return st;

@@ -259,25 +259,11 @@ static int get_int(const cJSON *o, const char *k, int *v) {
   return 0;
 }
 
-dynrt_status dynrt_block_lut_load(const dynrt_model *m, const char *path, dynrt_block_lut **out,
-                                  dynrt_error *err) {
+dynrt_status dynrt__block_lut_parse(const dynrt_model *m, const char *text, size_t len,
+                                    const char *path, dynrt_block_lut **out, dynrt_error *err) {
   if (out) *out = NULL;
-  if (!m || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return fail(err, DYNRT_ERR_IO, "%s: cannot open", path);
-  fseek(fp, 0, SEEK_END);
-  long size = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *text = size > 0 && size < (64l << 20) ? dynrt__malloc((size_t)size + 1) : NULL;
-  if (!text || fread(text, 1, (size_t)size, fp) != (size_t)size) {
-    fclose(fp);
-    dynrt__free(text);
-    return fail(err, DYNRT_ERR_IO, "%s: cannot read", path);
-  }
-  fclose(fp);
-  text[size] = 0;
-  cJSON *root = cJSON_Parse(text);
-  dynrt__free(text);
+  if (!m || !text || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
+  cJSON *root = cJSON_ParseWithLength(text, len);
   dynrt_block_lut *l = dynrt__calloc(1, sizeof *l);
   dynrt_status st = DYNRT_OK;
   if (!l || (l->m = m, enumerate(l))) {
@@ -341,6 +327,35 @@ done:
   }
   *out = l;
   return DYNRT_OK;
+}
+
+dynrt_status dynrt_block_lut_load(const dynrt_model *m, const char *path, dynrt_block_lut **out,
+                                  dynrt_error *err) {
+  if (out) *out = NULL;
+  if (!m || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return fail(err, DYNRT_ERR_IO, "%s: cannot open", path);
+  fseek(fp, 0, SEEK_END);
+  long size = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  if (!(size > 0 && size < (64l << 20))) {
+    fclose(fp);
+    return fail(err, DYNRT_ERR_FORMAT, "%s: size %ld is not that of a block table", path, size);
+  }
+  char *text = dynrt__malloc((size_t)size);
+  if (!text) {
+    fclose(fp);
+    return fail(err, DYNRT_ERR_NOMEM, "%s: out of memory for %ld bytes", path, size);
+  }
+  if (fread(text, 1, (size_t)size, fp) != (size_t)size) {
+    fclose(fp);
+    dynrt__free(text);
+    return fail(err, DYNRT_ERR_IO, "%s: cannot read", path);
+  }
+  fclose(fp);
+  dynrt_status st = dynrt__block_lut_parse(m, text, (size_t)size, path, out, err);
+  dynrt__free(text);
+  return st;
 }
 
 double dynrt_block_lut_predict(const dynrt_block_lut *l, const dynrt_subnet *cfg) {

@@ -5,6 +5,8 @@
 #ifndef DYNRT_OFFLINE_INT_H
 #define DYNRT_OFFLINE_INT_H
 
+#include <stdio.h>
+
 #include "dynrt/offline.h"
 
 /* Fills err (may be NULL) with status and a formatted message; returns status. */
@@ -13,6 +15,20 @@ dynrt_status dynrt__offline_fail(dynrt_error *err, dynrt_status st, const char *
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* ---- from-memory readers (the file readers read the whole file, then call these) ---- */
+
+/* dynrt_bn_file_load on a file's bytes; `path` names it in messages. */
+dynrt_status dynrt__bn_file_parse(const dynrt_model *model, const unsigned char *buf, size_t size,
+                                  const char *path, dynrt_bn_file **out, dynrt_error *err);
+/* dynrt_block_lut_load on a JSON text of len bytes; `path` names it in messages. */
+dynrt_status dynrt__block_lut_parse(const dynrt_model *model, const char *text, size_t len,
+                                    const char *path, dynrt_block_lut **out, dynrt_error *err);
+/* dynrt_dataset_open_cifar on an open stream of `bytes` bytes (read from its position 0);
+ * `path` names it in messages and the data set. The stream stays open. */
+dynrt_status dynrt__dataset_read_cifar(FILE *f, size_t bytes, const char *path, size_t first,
+                                       size_t count, int num_classes, dynrt_dataset **out,
+                                       dynrt_error *err);
 
 /* ---- block executor (calib.c): the super-network layer by layer on a batch ---- */
 

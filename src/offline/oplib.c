@@ -375,10 +375,13 @@ typedef struct sort_ctx_item {
   int subnet;
 } sort_item;
 
+/* By latency, and at equal latency the most accurate first: the sweep below keeps a point
+ * only when it beats every one before it, so a slower-or-equal, less accurate point must
+ * come after the one that dominates it. */
 static int cmp_lat(const void *x, const void *y) {
   const sort_item *a = x, *b = y;
   if (a->lat != b->lat) return a->lat < b->lat ? -1 : 1;
-  if (a->acc != b->acc) return a->acc < b->acc ? -1 : 1;
+  if (a->acc != b->acc) return a->acc > b->acc ? -1 : 1;
   return a->subnet - b->subnet;
 }
 

@@ -283,7 +283,10 @@ dynrt_status dynrt__platform_host_open(dynrt_platform *p, const char *arg) {
   dynrt_err err;
   dynrt__clearerr(&err);
   uint64_t now = dynrt_now_ns();
-  if (dynrt__energy_open(h->root[0] ? h->root : "/", now, &h->energy, &err) == DYNRT_OK) {
+  dynrt_status est = dynrt__energy_open(h->root[0] ? h->root : "/", now, &h->energy, &err);
+  /* Out of memory is not "no sensor": falling back to the model would mislabel energy. */
+  if (est == DYNRT_ERR_NOMEM) return dynrt__seterr(&p->err, est, "host: %s", err.msg);
+  if (est == DYNRT_OK) {
     p->info.energy_modelled = 0;
     h->power_last_ns = now;
     DYNRT_LOGI(MOD, "energy from sensor %s (%s)", dynrt__energy_kind(h->energy),

@@ -634,9 +634,12 @@ dynrt_status dynrt__platform_linux_open(dynrt_platform *p, const char *arg) {
     if (p->domains[k].can_set_freq) p->info.can_control = 1;
 
   dynrt__clearerr(&lx->energy_err);
-  if (dynrt__energy_open(lx->root[0] ? lx->root : "/", dynrt_now_ns(), &lx->energy,
-                         &lx->energy_err) == DYNRT_OK)
+  st = dynrt__energy_open(lx->root[0] ? lx->root : "/", dynrt_now_ns(), &lx->energy,
+                          &lx->energy_err);
+  if (st == DYNRT_OK)
     lx->power_last_ns = dynrt_now_ns();
+  else if (st == DYNRT_ERR_NOMEM) /* a sensor lost to a transient failure is no "no sensor" */
+    return dynrt__seterr(&p->err, st, "linux: %s", lx->energy_err.msg);
   p->info.energy_modelled = 0;
   p->info.simulated = 0;
 

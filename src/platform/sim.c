@@ -1143,19 +1143,9 @@ static int find_board(const char *arg, char *out, size_t size) {
   return 0;
 }
 
-dynrt_status dynrt__platform_sim_open(dynrt_platform *p, const char *arg) {
-  if (!arg || !*arg)
-    return dynrt__seterr(&p->err, DYNRT_ERR_INVALID_ARG,
-                         "sim: needs a board description, e.g. sim:platforms/xavier-nx.json");
-  dynrt__sim *s = dynrt__calloc(1, sizeof *s);
-  if (!s) return dynrt__seterr(&p->err, DYNRT_ERR_NOMEM, "sim: out of memory");
-  p->backend = s;
-  p->ops = &sim_ops;
-  s->p = p;
-  char path[4096];
-  find_board(arg, path, sizeof path);
-  dynrt_status st = dynrt__sim_board_load(s, path);
-  if (st != DYNRT_OK) return st;
+/* Everything of an open after the board description is loaded into s. */
+static void sim_start(dynrt__sim *s) {
+  dynrt_platform *p = s->p;
   rng_seed(s, s->seed);
   s->last_tick = NEVER;
   s->next_done = NEVER;
@@ -1171,5 +1161,38 @@ dynrt_status dynrt__platform_sim_open(dynrt_platform *p, const char *arg) {
     dynrt__gov_start(s, d, kind);
   }
   s->dirty = 1;
+}
+
+/* Attaches a fresh simulator to p (p->ops set, so that p->ops->close frees it). */
+static dynrt__sim *sim_attach(dynrt_platform *p) {
+  dynrt__sim *s = dynrt__calloc(1, sizeof *s);
+  if (!s) return NULL;
+  p->backend = s;
+  p->ops = &sim_ops;
+  s->p = p;
+  return s;
+}
+
+dynrt_status dynrt__platform_sim_open(dynrt_platform *p, const char *arg) {
+  if (!arg || !*arg)
+    return dynrt__seterr(&p->err, DYNRT_ERR_INVALID_ARG,
+                         "sim: needs a board description, e.g. sim:platforms/xavier-nx.json");
+  dynrt__sim *s = sim_attach(p);
+  if (!s) return dynrt__seterr(&p->err, DYNRT_ERR_NOMEM, "sim: out of memory");
+  char path[4096];
+  find_board(arg, path, sizeof path);
+  dynrt_status st = dynrt__sim_board_load(s, path);
+  if (st != DYNRT_OK) return st;
+  sim_start(s);
+  return DYNRT_OK;
+}
+
+dynrt_status dynrt__platform_sim_open_text(dynrt_platform *p, const char *text, size_t len,
+                                           const char *name) {
+  dynrt__sim *s = sim_attach(p);
+  if (!s) return dynrt__seterr(&p->err, DYNRT_ERR_NOMEM, "sim: out of memory");
+  dynrt_status st = dynrt__sim_board_parse(s, text, len, name ? name : "(board)");
+  if (st != DYNRT_OK) return st;
+  sim_start(s);
   return DYNRT_OK;
 }

@@ -372,36 +372,36 @@ static dynrt_status parse(loader *L, const cJSON *root) {
   return load_modes(L, root);
 }
 
-dynrt_status dynrt__sim_board_load(dynrt__sim *s, const char *path) {
+dynrt_status dynrt__sim_board_parse(dynrt__sim *s, const char *text, size_t len, const char *path) {
   loader L = {s, path, &s->p->err};
-  FILE *f = fopen(path, "rb");
-  if (!f) return dynrt__seterr(L.err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  char *buf = dynrt__malloc(BOARD_MAX_BYTES + 1);
-  if (!buf) {
-    fclose(f);
-    return dynrt__seterr(L.err, DYNRT_ERR_NOMEM, "%s: out of memory", path);
-  }
-  size_t n = fread(buf, 1, BOARD_MAX_BYTES + 1, f);
-  int rerr = ferror(f);
-  fclose(f);
-  if (rerr) {
-    dynrt__free(buf);
-    return dynrt__seterr(L.err, DYNRT_ERR_IO, "%s: read error", path);
-  }
-  if (n > BOARD_MAX_BYTES) {
-    dynrt__free(buf);
+  if (len > BOARD_MAX_BYTES)
     return dynrt__seterr(L.err, DYNRT_ERR_FORMAT, "%s: larger than %u bytes", path,
                          BOARD_MAX_BYTES);
-  }
-  cJSON *root = cJSON_ParseWithLength(buf, n);
+  cJSON *root = cJSON_ParseWithLength(text, len);
   if (!root) {
     const char *at = cJSON_GetErrorPtr();
-    long off = (at && at >= buf && at <= buf + n) ? (long)(at - buf) : -1;
-    dynrt__free(buf);
+    long off = (at && at >= text && at <= text + len) ? (long)(at - text) : -1;
     return dynrt__seterr(L.err, DYNRT_ERR_FORMAT, "%s: invalid JSON near byte %ld", path, off);
   }
   dynrt_status st = parse(&L, root);
   cJSON_Delete(root);
+  return st;
+}
+
+dynrt_status dynrt__sim_board_load(dynrt__sim *s, const char *path) {
+  dynrt_err *err = &s->p->err;
+  FILE *f = fopen(path, "rb");
+  if (!f) return dynrt__seterr(err, DYNRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  char *buf = dynrt__malloc(BOARD_MAX_BYTES + 1);
+  if (!buf) {
+    fclose(f);
+    return dynrt__seterr(err, DYNRT_ERR_NOMEM, "%s: out of memory", path);
+  }
+  size_t n = fread(buf, 1, BOARD_MAX_BYTES + 1, f);
+  int rerr = ferror(f);
+  fclose(f);
+  dynrt_status st = rerr ? dynrt__seterr(err, DYNRT_ERR_IO, "%s: read error", path)
+                         : dynrt__sim_board_parse(s, buf, n, path);
   dynrt__free(buf);
   return st;
 }

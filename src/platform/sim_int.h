@@ -176,6 +176,13 @@ typedef struct dynrt__sim {
 
 /* sim_board.c: parses a board description into s and p (info, domains). */
 dynrt_status dynrt__sim_board_load(dynrt__sim *s, const char *path);
+/* The same from a JSON text of len bytes; `path` names it in messages. */
+dynrt_status dynrt__sim_board_parse(dynrt__sim *s, const char *text, size_t len, const char *path);
+
+/* sim.c: dynrt__platform_sim_open on a board description given as text (fuzzing, tests);
+ * `name` names it in messages. Close p's backend with p->ops->close, as after a failed open. */
+dynrt_status dynrt__platform_sim_open_text(dynrt_platform *p, const char *text, size_t len,
+                                           const char *name);
 
 /* sim.c, for the governors: switches a domain to khz (an OPP inside the policy limits). */
 void dynrt__sim_set_cur(dynrt__sim *s, int d, uint32_t khz);

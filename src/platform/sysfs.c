@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -111,6 +112,9 @@ dynrt_status dynrt__sysfs_read(const char *path, char *buf, size_t size, dynrt_e
   }
   close(fd);
   buf[len] = '\0';
+  /* The value ends at the first NUL (device-tree strings carry one); trim what callers
+   * see, not what follows it. */
+  len = strlen(buf);
   while (len > 0 && isspace((unsigned char)buf[len - 1])) buf[--len] = '\0';
   return DYNRT_OK;
 }
@@ -161,7 +165,10 @@ int dynrt__parse_double(const char *s, double *out) {
       return -1;
   }
   if (!digits || *skip_ws(q)) return -1;
-  *out = strtod(s, NULL);
+  /* 310 digits overflow to infinity, which no sysfs value means. */
+  double v = strtod(s, NULL);
+  if (!isfinite(v)) return -1;
+  *out = v;
   return 0;
 }
 

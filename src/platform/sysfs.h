@@ -34,12 +34,14 @@ int dynrt__sysfs_exists(const char *path);
 /* 1 when the path is a directory. */
 int dynrt__sysfs_is_dir(const char *path);
 
-/* Reads a whole small file into buf (NUL-terminated, trailing whitespace removed).
+/* Reads a whole small file into buf (NUL-terminated, trailing whitespace removed; the
+ * value ends at the first NUL byte, as device-tree strings do).
  * DYNRT_ERR_NOT_FOUND when missing, DYNRT_ERR_PERMISSION when unreadable, DYNRT_ERR_IO
  * otherwise (a directory, a read error), DYNRT_ERR_FORMAT when longer than size - 1. */
 dynrt_status dynrt__sysfs_read(const char *path, char *buf, size_t size, dynrt_err *err);
 
-/* Parsers of whole strings (surrounding whitespace allowed). Return 0 or -1. */
+/* Parsers of whole strings (surrounding whitespace allowed). Return 0 or -1; a decimal
+ * too large for a double (infinite) is -1. */
 int dynrt__parse_u64(const char *s, uint64_t *out);
 int dynrt__parse_i64(const char *s, int64_t *out);
 int dynrt__parse_double(const char *s, double *out);

@@ -25,13 +25,14 @@ static void refresh_domains(dynrt_rtm *rtm) {
   for (int d = 0; d < rtm->ndom; d++) {
     rtm_dom *dom = &rtm->dom[d];
     dom->avail = dom->cpus & avail;
+    dom->writable = dom->can_set && dynrt_platform_domain(rtm->p, d)->can_set_freq;
     dom->capacity = dom->shared ? rtm->opt.share_units : __builtin_popcountll(dom->avail);
     uint32_t lo = 0, hi = UINT32_MAX, cur = 0;
     if (dynrt_platform_get_limits(rtm->p, d, &lo, &hi) != DYNRT_OK) lo = 0, hi = UINT32_MAX;
     int any = 0;
     for (int f = 0; f < dom->nopps; f++)
       any |= dom->allowed[f] = dom->khz[f] >= lo && dom->khz[f] <= hi;
-    if (!dom->can_set || !any) {
+    if (!dom->writable || !any) {
       /* Not ours to set (or nothing within limits): plan at what it runs now. */
       int pick = dom->nopps - 1;
       if (dynrt_platform_get_freq(rtm->p, d, &cur) == DYNRT_OK)
@@ -160,7 +161,7 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     dynrt_app *app = rtm->apps[i];
     pthread_mutex_lock(&app->mu);
     int d = app->inflight_dom;
-    if (d >= 0 && d < rtm->ndom && dom_opp[d] >= 0 && rtm->dom[d].can_set &&
+    if (d >= 0 && d < rtm->ndom && dom_opp[d] >= 0 && rtm->dom[d].writable &&
         rtm->dom[d].khz[dom_opp[d]] < app->inflight_khz) {
       const rtm_dom *dom = &rtm->dom[d];
       int f = dom_opp[d];
@@ -200,7 +201,7 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
   /* Frequencies: written only when they change. */
   for (int d = 0; d < rtm->ndom; d++) {
     rtm_dom *dom = &rtm->dom[d];
-    if (dom_opp[d] < 0 || !dom->can_set) continue;
+    if (dom_opp[d] < 0 || !dom->writable) continue;
     uint32_t khz = dom->khz[dom_opp[d]], actual = 0;
     if (khz == dom->applied_khz) continue;
     if (rtm__contends(rtm, d)) {
@@ -223,6 +224,18 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
     dynrt_app *app = a->app;
     int starved = a->opt < 0;
     int opt = starved ? (app->grant.opt >= 0 ? app->grant.opt : 0) : a->opt;
+    if ((rtm__governed(rtm) || starved) && !rtm->dom[app->opts[opt].domain].shared &&
+        !rtm->dom[app->opts[opt].domain].avail) {
+      /* Every core of that domain went offline: time-share a domain that has cores left
+       * (the first setting of one; its planned level below is the least accurate). */
+      for (int k = 0; k < app->nopts; k++) {
+        const rtm_dom *dk = &rtm->dom[app->opts[k].domain];
+        if (dk->shared || dk->avail) {
+          opt = k;
+          break;
+        }
+      }
+    }
     const rtm_opt *o = &app->opts[opt];
     const rtm_dom *dom = &rtm->dom[o->domain];
     uint64_t mask = masks[i];
@@ -291,7 +304,7 @@ void rtm__fly_apply(dynrt_rtm *rtm, int d) {
     if (rtm->fly[i].dom == d && rtm->fly[i].req_opp > f) f = rtm->fly[i].req_opp;
   }
   if (!busy && rtm->opt.idle_drop && f >= 0) f = lowest_allowed(dom);
-  int change = f >= 0 && f < dom->nopps && dom->khz[f] != dom->applied_khz;
+  int change = f >= 0 && f < dom->nopps && dom->khz[f] != dom->applied_khz && dom->writable;
   if (change) {
     rtm__fly_segment(rtm, d, now);
     rtm->cur_opp[d] = f;

@@ -161,7 +161,7 @@ dynrt_status dynrt_rtm_create(dynrt_platform *platform, const dynrt_rtm_options 
     dom->ncpus = di->ncpus;
     for (int i = 0; i < di->ncpus; i++)
       if (di->cpus[i] >= 0 && di->cpus[i] < 64) dom->cpus |= 1ull << di->cpus[i];
-    dom->can_set = di->can_set_freq;
+    dom->can_set = dom->writable = di->can_set_freq;
     /* A domain without an OPP table is planned at its current frequency. */
     dom->nopps = di->nopps ? DYNRT_MIN(di->nopps, DYNRT_MAX_OPPS) : 1;
     uint32_t cur = 0;

@@ -56,7 +56,8 @@ typedef struct rtm_dom {
   int shared;    /* no cores (GPU): apps time-share it */
   int ncpus;     /* cores of the domain (all, for the idle share) */
   uint64_t cpus; /* their mask */
-  int can_set;
+  int can_set;  /* at create (read by level 1 without the manager lock: never changes) */
+  int writable; /* now: refreshed by every plan (a domain may become monitoring-only) */
   int nopps;
   uint32_t khz[DYNRT_MAX_OPPS];
   double idle_w[DYNRT_MAX_OPPS];

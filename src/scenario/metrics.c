@@ -23,8 +23,16 @@ static dynrt_status grow(void **arr, size_t *cap, size_t n, size_t elem) {
 }
 
 dynrt_status dynrt_scn_result_add_inf(dynrt_scn_result *r, const dynrt_scn_infer_rec *rec) {
+  size_t cap = r->capinf;
   dynrt_status st = grow((void **)&r->inf, &r->capinf, r->ninf, sizeof *r->inf);
   if (st) return st;
+  if (r->capinf != cap || !r->lat_scratch) {
+    /* The percentile scratch follows inf's capacity; its content needs no copy. */
+    double *s = dynrt__malloc(r->capinf * sizeof *s);
+    dynrt__free(r->lat_scratch);
+    r->lat_scratch = s; /* NULL or capinf entries, never fewer: the next add retries */
+    if (!s) return DYNRT_ERR_NOMEM;
+  }
   r->inf[r->ninf++] = *rec;
   return DYNRT_OK;
 }
@@ -40,8 +48,10 @@ void dynrt_scn_result_free(dynrt_scn_result *r) {
   if (!r) return;
   dynrt__free(r->inf);
   dynrt__free(r->per);
+  dynrt__free(r->lat_scratch);
   r->inf = NULL;
   r->per = NULL;
+  r->lat_scratch = NULL;
   r->ninf = r->capinf = r->nper = r->capper = 0;
 }
 
@@ -68,7 +78,9 @@ static void summarise_one(const dynrt_scn_result *r, int app, dynrt_scn_summary 
   s->plan_us = keep.plan_us;
   s->plans = keep.plans;
   s->infeasible_plans = keep.infeasible_plans;
-  double *lat = dynrt__malloc((r->ninf + 1) * sizeof *lat);
+  /* Records that bypassed dynrt_scn_result_add_inf have no scratch: allocate one then. */
+  int own = !(r->lat_scratch && r->ninf <= r->capinf);
+  double *lat = own ? dynrt__malloc((r->ninf + 1) * sizeof *lat) : r->lat_scratch;
   int last[DYNRT_SCN_MAX_APPS];
   for (int i = 0; i < DYNRT_SCN_MAX_APPS; i++) last[i] = -1;
   double lat_sum = 0, acc_sum = 0, e_sum = 0;
@@ -111,7 +123,7 @@ static void summarise_one(const dynrt_scn_result *r, int app, dynrt_scn_summary 
     s->lat_p95_ms = pct(lat, n, 0.95);
     s->lat_p99_ms = pct(lat, n, 0.99);
   }
-  dynrt__free(lat);
+  if (own) dynrt__free(lat);
 }
 
 void dynrt_scn_summarise(dynrt_scn_result *r) {

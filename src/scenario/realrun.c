@@ -294,14 +294,16 @@ static void pick_model(const dynrt_scn *scn, const dynrt_scn_app *a, char *path,
   else
     snprintf(dir, sizeof dir, "..");
   const char *roots[] = {dir, ".", getenv("DYNRT_SOURCE_DIR")};
-  const char *cands[] = {"models/cifar10-smoke.safetensors", "tests/fixtures/tiny.safetensors"};
-  for (int i = 0; i < 2; i++)
+  /* The trained super-network, else the pipeline smoke model, else the test fixture. */
+  const char *cands[] = {"models/cifar10-ofa-cpu.safetensors", "models/cifar10-smoke.safetensors",
+                         "tests/fixtures/tiny.safetensors"};
+  for (int i = 0; i < 3; i++)
     for (int r = 0; r < 3; r++) {
       if (!roots[r]) continue;
       snprintf(path, size, "%s/%s", roots[r], cands[i]);
       if (!access(path, R_OK)) return;
     }
-  snprintf(path, size, "%s", cands[1]);
+  snprintf(path, size, "%s", cands[2]);
 }
 
 /* Host op library of a model: given, or MODEL.oplib.json when its platform is "host", else
@@ -437,6 +439,9 @@ static dynrt_status run_policy(const dynrt_scn *scn, dynrt_platform *p, real_app
   dynrt_rtm_options_init(&ro);
   ro.policy = policy;
   if (scn->rtm_period_ns) ro.period_ns = scn->rtm_period_ns;
+  /* host_lib checked every library against this platform (model, domain, OPP) or profiled
+   * it here; its "host" label need not match a linux board's name. */
+  ro.allow_platform_mismatch = 1;
   dynrt_rtm *rtm = NULL;
   dynrt_status st = dynrt_rtm_create(p, &ro, &rtm, errbuf, errlen);
   if (st) return st;
@@ -528,6 +533,8 @@ static dynrt_status run_policy(const dynrt_scn *scn, dynrt_platform *p, real_app
   for (int i = 0; i < scn->napps; i++) app_end(&apps[i], rtm, &decide, &decisions);
   kill_loads();
   g_nchildren = 0;
+  uint64_t ran = dynrt_now_ns() - t0;
+  if (ran < dur) r->duration_ns = ran; /* interrupted: the results cover what ran */
   dynrt_platform_read_energy(p, &e1);
   r->sum.energy_j = (double)(e1 - e0) * 1e-6;
   dynrt_rtm_stats rs;
@@ -646,8 +653,6 @@ dynrt_status dynrt_scn_run_real(const dynrt_scn *scn, double duration_s, dynrt_s
   }
   dynrt_log_set_level(old_level);
   kill_loads();
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
   if (g_stop && st == DYNRT_OK) {
     if (errbuf) snprintf(errbuf, errlen, "interrupted (loads stopped, results so far kept)");
     st = DYNRT_ERR_STATE;
@@ -663,6 +668,10 @@ dynrt_status dynrt_scn_run_real(const dynrt_scn *scn, double duration_s, dynrt_s
     if (a->index == i) pthread_mutex_destroy(&a->mu);
   }
   dynrt__free(apps);
+  /* The linux backend installed its restoring handlers over ours (when it first changed the
+   * device) and puts ours back when it closes: close first, then put back the caller's. */
   dynrt_platform_close(p);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   return st;
 }

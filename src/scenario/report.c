@@ -37,9 +37,9 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 static void table_free(table *t) {
-  for (size_t i = 0; t->txt && i < t->nrows; i++) free(t->txt[i]);
-  free(t->txt);
-  free(t->v);
+  for (size_t i = 0; t->txt && i < t->nrows; i++) dynrt__free(t->txt[i]);
+  dynrt__free(t->txt);
+  dynrt__free(t->v);
   memset(t, 0, sizeof *t);
 }
 
@@ -77,11 +77,12 @@ static dynrt_status read_csv(const char *path, table *t, char *errbuf, size_t er
     }
     if (t->nrows == t->cap) {
       size_t nc = t->cap ? 2 * t->cap : 1024;
-      double *nv = realloc(t->v, nc * MAX_COLS * sizeof *nv);
-      char **nt = realloc(t->txt, nc * sizeof *nt);
+      double *nv = dynrt__realloc(t->v, t->cap * MAX_COLS * sizeof *nv, nc * MAX_COLS * sizeof *nv);
       if (nv) t->v = nv;
+      char **nt = nv ? dynrt__realloc(t->txt, t->cap * sizeof *nt, nc * sizeof *nt) : NULL;
       if (nt) t->txt = nt;
       if (!nv || !nt) {
+        if (errbuf) snprintf(errbuf, errlen, "%s: out of memory at row %zu", path, t->nrows + 1);
         st = DYNRT_ERR_NOMEM;
         break;
       }
@@ -89,13 +90,16 @@ static dynrt_status read_csv(const char *path, table *t, char *errbuf, size_t er
     }
     double *row = &t->v[t->nrows * MAX_COLS];
     t->txt[t->nrows] = NULL;
-    int c = 0;
+    int c = 0, oom = 0;
     char *p = line;
     while (c < t->ncols) {
       char *comma = strchr(p, ',');
       if (comma) *comma = '\0';
       if (c == app_col) {
-        t->txt[t->nrows] = strdup(p);
+        if (!(t->txt[t->nrows] = dynrt__strdup(p))) {
+          oom = 1;
+          break;
+        }
         row[c] = 0;
       } else {
         char *end;
@@ -105,11 +109,16 @@ static dynrt_status read_csv(const char *path, table *t, char *errbuf, size_t er
       if (!comma) break;
       p = comma + 1;
     }
+    if (oom) {
+      if (errbuf) snprintf(errbuf, errlen, "%s: out of memory at row %zu", path, t->nrows + 1);
+      st = DYNRT_ERR_NOMEM;
+      break;
+    }
     if (c != t->ncols) {
       if (errbuf)
         snprintf(errbuf, errlen, "%s: row %zu has %d of %d fields", path, t->nrows + 1, c,
                  t->ncols);
-      free(t->txt[t->nrows]);
+      dynrt__free(t->txt[t->nrows]);
       st = DYNRT_ERR_FORMAT;
       break;
     }
@@ -293,15 +302,10 @@ static size_t pick(const table *t, const char *app, int c, int skip_dropped, dou
   return n;
 }
 
-static void policy_plots(FILE *f, const pol *p, const cJSON *apps, const cJSON *doms, double dur) {
+/* x, y: room for the rows of the larger of the policy's two tables. */
+static void policy_plots(FILE *f, const pol *p, const cJSON *apps, const cJSON *doms, double dur,
+                         double *x, double *y) {
   const table *ti = &p->inf, *tp = &p->per;
-  size_t cap = (ti->nrows > tp->nrows ? ti->nrows : tp->nrows) + 1;
-  double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
-  if (!x || !y) {
-    free(x);
-    free(y);
-    return;
-  }
   int napps = cJSON_GetArraySize(apps);
   int clat = col(ti, "latency_ms"), ctar = col(ti, "target_ms"), clev = col(ti, "level");
   int cacc = col(ti, "accuracy");
@@ -384,8 +388,6 @@ static void policy_plots(FILE *f, const pol *p, const cJSON *apps, const cJSON *
   size_t n = pick(tp, NULL, cp, 0, x, y);
   series(&pl, x, y, n, "#333", 1, 0);
   plot_end(&pl);
-  free(x);
-  free(y);
 }
 
 static void summary_table(FILE *f, pol *pols, int n) {
@@ -421,7 +423,7 @@ static void write_head(FILE *f) {
 }
 
 /* One results folder: its comparison, bar charts and per-policy plots. */
-static void write_section(FILE *f, const cJSON *root, pol *pols, int n) {
+static void write_section(FILE *f, const cJSON *root, pol *pols, int n, double *x, double *y) {
   int sim = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "simulated"));
   int modelled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "energy_modelled"));
   const char *name = jstr(root, "scenario");
@@ -472,26 +474,35 @@ static void write_section(FILE *f, const cJSON *root, pol *pols, int n) {
     fprintf(f, ": policy ");
     esc(f, pols[i].name);
     fprintf(f, " (%s)</h3>\n<div class=\"grid\">\n", sim ? "simulated" : "real run");
-    policy_plots(f, &pols[i], apps, doms, dur);
+    policy_plots(f, &pols[i], apps, doms, dur, x, y);
     fprintf(f, "</div>\n");
   }
 }
 
-static char *read_text(const char *path) {
+/* The whole file, NUL-terminated, in *out (dynrt__free it). */
+static dynrt_status read_text(const char *path, char **out, char *errbuf, size_t errlen) {
+  *out = NULL;
   FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  if (!f) {
+    if (errbuf)
+      snprintf(errbuf, errlen, "%s: cannot read: %s (run dynrt sim or dynrt run first)", path,
+               strerror(errno));
+    return DYNRT_ERR_IO;
+  }
   char *text = NULL;
   size_t len = 0, cap = 0;
   for (;;) {
     if (len + 1 >= cap) {
-      cap = cap ? 2 * cap : 65536;
-      char *nt = realloc(text, cap);
+      size_t ncap = cap ? 2 * cap : 65536;
+      char *nt = dynrt__realloc(text, cap, ncap);
       if (!nt) {
-        free(text);
+        dynrt__free(text);
         fclose(f);
-        return NULL;
+        if (errbuf) snprintf(errbuf, errlen, "%s: out of memory reading it", path);
+        return DYNRT_ERR_NOMEM;
       }
       text = nt;
+      cap = ncap;
     }
     size_t got = fread(text + len, 1, cap - len - 1, f);
     len += got;
@@ -499,22 +510,19 @@ static char *read_text(const char *path) {
   }
   fclose(f);
   text[len] = '\0';
-  return text;
+  *out = text;
+  return DYNRT_OK;
 }
 
 /* Loads one results folder and writes its section. */
 static dynrt_status section(FILE *out, const char *dir, char *errbuf, size_t errlen) {
   char path[DYNRT_SCN_PATH_MAX * 2];
   snprintf(path, sizeof path, "%s/summary.json", dir);
-  char *text = read_text(path);
-  if (!text) {
-    if (errbuf)
-      snprintf(errbuf, errlen, "%s: cannot read: %s (run dynrt sim or dynrt run first)", path,
-               strerror(errno));
-    return DYNRT_ERR_IO;
-  }
+  char *text = NULL;
+  dynrt_status st = read_text(path, &text, errbuf, errlen);
+  if (st) return st;
   cJSON *root = cJSON_Parse(text);
-  free(text);
+  dynrt__free(text);
   if (!root || strcmp(jstr(root, "format"), "dynrt-results")) {
     if (errbuf) snprintf(errbuf, errlen, "%s: not a dynrt results summary", path);
     cJSON_Delete(root);
@@ -523,7 +531,6 @@ static dynrt_status section(FILE *out, const char *dir, char *errbuf, size_t err
   pol pols[MAX_POL];
   memset(pols, 0, sizeof pols);
   int n = 0;
-  dynrt_status st = DYNRT_OK;
   const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "policies"), *it;
   cJSON_ArrayForEach(it, pl) {
     if (n == MAX_POL) break;
@@ -550,7 +557,19 @@ static dynrt_status section(FILE *out, const char *dir, char *errbuf, size_t err
     if (errbuf) snprintf(errbuf, errlen, "%s/summary.json: no policy results", dir);
     st = DYNRT_ERR_FORMAT;
   }
-  if (st == DYNRT_OK) write_section(out, root, pols, n);
+  /* The plots' coordinate buffers, for the longest table: writing then cannot fail. */
+  size_t rows = 1;
+  for (int i = 0; i < n; i++)
+    rows = DYNRT_MAX(rows, DYNRT_MAX(pols[i].inf.nrows, pols[i].per.nrows) + 1);
+  double *x = st ? NULL : dynrt__malloc(rows * sizeof *x);
+  double *y = x ? dynrt__malloc(rows * sizeof *y) : NULL;
+  if (st == DYNRT_OK && !y) {
+    if (errbuf) snprintf(errbuf, errlen, "%s: out of memory for %zu plot points", dir, rows);
+    st = DYNRT_ERR_NOMEM;
+  }
+  if (st == DYNRT_OK) write_section(out, root, pols, n, x, y);
+  dynrt__free(x);
+  dynrt__free(y);
   for (int i = 0; i < n; i++) {
     table_free(&pols[i].inf);
     table_free(&pols[i].per);

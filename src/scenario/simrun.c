@@ -703,7 +703,10 @@ dynrt_status dynrt_scn_run_sim(const dynrt_scn *scn, const char *policy, dynrt_o
   memset(r, 0, sizeof *r);
   snprintf(r->policy, sizeof r->policy, "%s", policy);
   run *R = dynrt__calloc(1, sizeof *R);
-  if (!R) return DYNRT_ERR_NOMEM;
+  if (!R) {
+    if (errbuf) snprintf(errbuf, errlen, "%s [%s]: out of memory", scn->path, policy);
+    return DYNRT_ERR_NOMEM;
+  }
   R->scn = scn;
   R->libs = libs;
   R->r = r;
@@ -742,7 +745,7 @@ dynrt_status dynrt_scn_run_sim(const dynrt_scn *scn, const char *policy, dynrt_o
     for (int k = 0; k < dynrt_oplib_num_subnets(libs[i]); k++)
       a->best_acc = fmax(a->best_acc, dynrt_oplib_subnet_at(libs[i], k)->val_top1);
     if (!(a->rank = accuracy_ranks(libs[i]))) {
-      st = DYNRT_ERR_NOMEM;
+      st = rfail(R, DYNRT_ERR_NOMEM, "out of memory");
       goto out;
     }
   }
@@ -765,6 +768,8 @@ dynrt_status dynrt_scn_run_sim(const dynrt_scn *scn, const char *policy, dynrt_o
   r->sum.decide_ns = R->decisions ? (double)R->decide_ns / (double)R->decisions : 0;
   dynrt_scn_summarise(r);
 out:
+  /* A failed run leaves no records behind: callers free completed results only. */
+  if (st) dynrt_scn_result_free(r);
   dynrt_rtm_destroy(R->rtm);
   dynrt_platform_close(R->p);
   for (int i = 0; i < scn->napps; i++) dynrt__free(R->apps[i].rank);

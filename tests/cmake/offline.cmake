@@ -24,7 +24,7 @@ add_test(NAME offline_cli_profile
           --lut ${DYNRT_OFFLINE_OUT}/tiny.lut.json)
 add_test(NAME offline_cli_calibrate_eval
   COMMAND sh -c "rm -f $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 | grep -q 'kept 2' && $0 eval $2 --data synthetic:60:2 --subnet 'largest;smallest' --bn $1 --threads 2 --json | grep -q top1_pct"
-          $<TARGET_FILE:dynrt> ${DYNRT_OFFLINE_OUT}/tiny.bn.safetensors ${DYNRT_TINY})
+          ${DYNRT_TEST_DYNRT} ${DYNRT_OFFLINE_OUT}/tiny.bn.safetensors ${DYNRT_TINY})
 add_test(NAME offline_cli_search
   COMMAND dynrt search ${DYNRT_TINY} --train synthetic:60:1 --val synthetic:60:2
           --test synthetic:60:3 --population 6 --generations 2 --calib-images 20
@@ -35,9 +35,9 @@ set_tests_properties(offline_cli_profile offline_cli_calibrate_eval offline_cli_
 
 if(EXISTS /usr/bin/python3)
   add_test(NAME eval_parity_tiny
-    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py $<TARGET_FILE:dynrt>)
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py ${DYNRT_TEST_DYNRT})
   add_test(NAME eval_parity_cifar10
-    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py $<TARGET_FILE:dynrt>
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/eval_parity.py ${DYNRT_TEST_DYNRT}
             --model auto --real)
   set_tests_properties(eval_parity_tiny eval_parity_cifar10 PROPERTIES TIMEOUT 900
     SKIP_RETURN_CODE 77 ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

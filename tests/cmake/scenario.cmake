@@ -18,12 +18,12 @@ if(TARGET test_report)
 endif()
 if(TARGET dynrt)
   add_test(NAME dynrt_sim_smoke
-    COMMAND $<TARGET_FILE:dynrt> sim ${PROJECT_SOURCE_DIR}/scenarios/xavier-gpu-two-models.json
+    COMMAND dynrt sim ${PROJECT_SOURCE_DIR}/scenarios/xavier-gpu-two-models.json
             --policy rtm,static-max:schedutil --out ${CMAKE_CURRENT_BINARY_DIR}/sim_smoke)
   set_tests_properties(dynrt_sim_smoke PROPERTIES TIMEOUT 120
     PASS_REGULAR_EXPRESSION "SIMULATED.*rtm.*static-max:schedutil")
   add_test(NAME dynrt_sim_bad_policy
-    COMMAND $<TARGET_FILE:dynrt> sim ${PROJECT_SOURCE_DIR}/scenarios/xavier-gpu-two-models.json
+    COMMAND dynrt sim ${PROJECT_SOURCE_DIR}/scenarios/xavier-gpu-two-models.json
             --policy turbo)
   set_tests_properties(dynrt_sim_bad_policy PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "'turbo': unknown policy")
@@ -31,7 +31,7 @@ endif()
 if(TARGET dynrt)
   # A real run (1 s, one policy): real inference threads and a real pinned load process.
   add_test(NAME dynrt_run_smoke
-    COMMAND $<TARGET_FILE:dynrt> run ${PROJECT_SOURCE_DIR}/scenarios/host-real-short.json
+    COMMAND dynrt run ${PROJECT_SOURCE_DIR}/scenarios/host-real-short.json
             --duration 1 --policy rtm --out ${CMAKE_CURRENT_BINARY_DIR}/run_smoke)
   set_tests_properties(dynrt_run_smoke PROPERTIES TIMEOUT 300 LABELS "slow"
     ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}"

@@ -116,7 +116,9 @@ def main():
         if not cands:
             print("SKIP: no models/cifar10-*.safetensors")
             return SKIP
-        model_path = max(cands, key=os.path.getmtime)
+        # the trained one first (a fresh clone gives every file the same age)
+        trained = [p for p in cands if os.path.basename(p) == "cifar10-ofa-cpu.safetensors"]
+        model_path = trained[0] if trained else max(cands, key=os.path.getmtime)
     torch.set_num_threads(2)
     model = load_dynrt(model_path)
     # the reference statistics in float64: float32 sums over 10^5-10^6 values per channel
