@@ -176,32 +176,19 @@ dynrt_status dynrt_rtm_create(dynrt_platform *platform, const dynrt_rtm_options 
   size_t cells = ((size_t)1 << DYNRT_RTM_MAX_APPS) * (size_t)rtm->kmax;
   rtm->best = dynrt__malloc(cells * sizeof *rtm->best);
   rtm->back = dynrt__malloc(cells * sizeof *rtm->back);
-  if (!rtm->best || !rtm->back || pthread_mutex_init(&rtm->mu, NULL)) {
-    dynrt__free(rtm->best);
-    dynrt__free(rtm->back);
-    dynrt__free(rtm);
-    if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
-    return DYNRT_ERR_NOMEM;
-  }
-  if (pthread_mutex_init(&rtm->fly_mu, NULL)) {
-    pthread_mutex_destroy(&rtm->mu);
-    dynrt__free(rtm->best);
-    dynrt__free(rtm->back);
-    dynrt__free(rtm);
-    if (errbuf) snprintf(errbuf, errlen, "rtm: out of memory");
-    return DYNRT_ERR_NOMEM;
-  }
-  /* fly_cv waits against dynrt_now_ns (CLOCK_MONOTONIC). */
+  /* Locks and the in-flight condition variable (it waits against dynrt_now_ns, which is
+   * CLOCK_MONOTONIC); `made` counts what to undo on failure. */
+  int made = 0;
   pthread_condattr_t ca;
-  int cerr = pthread_condattr_init(&ca);
-  if (!cerr) {
+  if (rtm->best && rtm->back && !pthread_mutex_init(&rtm->mu, NULL) && ++made &&
+      !pthread_mutex_init(&rtm->fly_mu, NULL) && ++made && !pthread_condattr_init(&ca)) {
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    cerr = pthread_cond_init(&rtm->fly_cv, &ca);
+    made += !pthread_cond_init(&rtm->fly_cv, &ca);
     pthread_condattr_destroy(&ca);
   }
-  if (cerr) {
-    pthread_mutex_destroy(&rtm->fly_mu);
-    pthread_mutex_destroy(&rtm->mu);
+  if (made < 3) {
+    if (made >= 2) pthread_mutex_destroy(&rtm->fly_mu);
+    if (made >= 1) pthread_mutex_destroy(&rtm->mu);
     dynrt__free(rtm->best);
     dynrt__free(rtm->back);
     dynrt__free(rtm);
