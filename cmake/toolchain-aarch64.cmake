@@ -38,7 +38,18 @@ else()
   # shared in /usr/include (architecture-specific ones in /usr/include/aarch64-linux-gnu).
   set(_libdirs /usr/lib/${_triple}/pkgconfig /usr/share/pkgconfig)
   list(APPEND CMAKE_LIBRARY_PATH /usr/lib/${_triple} /lib/${_triple})
-  set(_qemu_prefix /usr/${_triple})
+  # The emulator must take the loader and libc from one glibc build: ld.so and libc.so.6
+  # share private data (_rtld_global) whose layout changes between Debian revisions. The
+  # cross package's loader in /usr/${_triple}/lib would find, through the host's
+  # /etc/ld.so.cache, the multiarch libc6:arm64 (a dependency of libcjson1:arm64) of another
+  # revision, and pthread_create then loops forever on the stack cache list. So with a
+  # multiarch libc present, run everything from it: its loader is /lib/ld-linux-aarch64.so.1
+  # on the host ("-L /"). The binaries link against the cross libc, which is never newer.
+  if(EXISTS /usr/lib/${_triple}/libc.so.6 AND EXISTS /lib/ld-linux-aarch64.so.1)
+    set(_qemu_prefix /)
+  else()
+    set(_qemu_prefix /usr/${_triple})
+  endif()
 endif()
 
 # Only the target's .pc files: the host's /usr/lib/x86_64-linux-gnu/pkgconfig must not be
@@ -65,10 +76,13 @@ if(NOT DYNRT_AARCH64_SYSROOT)
   set(CMAKE_LIBRARY_ARCHITECTURE ${_triple})
 endif()
 
-# ctest (and try_run) run target programs through the emulator. -L gives qemu the cross
-# libc's loader; libraries missing there (cJSON, cmocka) are found in the multiarch folders.
+# ctest (and try_run) run target programs through the emulator. -L gives qemu the prefix
+# of the target's loader and libc: the sysroot, the multiarch root "/" (see above) or the
+# cross libc's folder. DYNRT_EMULATED=1 in the program's environment tells the tests that
+# measure the process itself (resident set: the emulator's own memory is in it) to skip that.
 find_program(_qemu NAMES qemu-aarch64 qemu-aarch64-static NO_CACHE)
 set(DYNRT_AARCH64_EMULATOR "${_qemu}" CACHE STRING "Emulator for target programs (empty: none)")
 if(DYNRT_AARCH64_EMULATOR)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${DYNRT_AARCH64_EMULATOR} -L ${_qemu_prefix})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${DYNRT_AARCH64_EMULATOR} -L ${_qemu_prefix}
+      -E DYNRT_EMULATED=1)
 endif()

@@ -16,6 +16,7 @@
 #include <jpeglib.h>
 #endif
 
+#if defined(DYNRT_HAVE_PNG) || defined(DYNRT_HAVE_JPEG)
 /* Checks the declared size before anything is allocated: a 30-byte header may claim
  * 1,000,000 x 1,000,000 pixels. */
 static int size_ok(const char *name, unsigned long w, unsigned long h, char *err, size_t n) {
@@ -27,6 +28,7 @@ static int size_ok(const char *name, unsigned long w, unsigned long h, char *err
   }
   return 1;
 }
+#endif
 
 #ifdef DYNRT_HAVE_PNG
 static int decode_png(const uint8_t *data, size_t size, const char *name, cli_image *out, char *err,

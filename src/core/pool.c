@@ -154,11 +154,15 @@ static void run_share(const pool_job *job, int share, int thread) {
 
 /* ---- workers ---- */
 
-/* Posts generation gen to worker w. The store and the load of `sleeping` are seq_cst, as
- * are the worker's store of `sleeping` and its load of `go`: of the two, at least one sees
- * the other, so a worker never sleeps through a job (no lost wake-up). */
+/* Posts generation gen to worker w. The write of `go` and the load of `sleeping` are
+ * seq_cst, as are the worker's write of `sleeping` and its load of `go`: of the two, at
+ * least one sees the other, so a worker never sleeps through a job (no lost wake-up). The
+ * writes are exchanges, not stores: C11 needs no more, but qemu-user (7.2, x86 host)
+ * translates AArch64's STLR as a store with no barrier after it, so a following LDAR can
+ * pass it, which the architecture forbids; the exchange is a locked instruction there. The
+ * same holds for owner_sleeping against pending. */
 static void post(pool_worker *w, uint64_t gen) {
-  atomic_store(&w->go, gen);
+  atomic_exchange(&w->go, gen);
   if (atomic_load(&w->sleeping)) {
     pthread_mutex_lock(&w->mutex);
     pthread_cond_signal(&w->cond);
@@ -171,7 +175,7 @@ static void worker_wait(pool_worker *w) {
   uint64_t spin = atomic_load_explicit(&w->pool->spin_ns, memory_order_relaxed);
   if (!spin_until(&w->go, seen, false, spin)) {
     pthread_mutex_lock(&w->mutex);
-    atomic_store(&w->sleeping, 1);
+    atomic_exchange(&w->sleeping, 1); /* see post() */
     while (atomic_load(&w->go) == seen) pthread_cond_wait(&w->cond, &w->mutex);
     atomic_store(&w->sleeping, 0);
     pthread_mutex_unlock(&w->mutex);
@@ -237,7 +241,7 @@ static void owner_wait(dynrt_pool *pool) {
   uint64_t spin = atomic_load_explicit(&pool->spin_ns, memory_order_relaxed);
   if (spin_until(&pool->pending, 0, true, spin)) return;
   pthread_mutex_lock(&pool->done_mutex);
-  atomic_store(&pool->owner_sleeping, 1);
+  atomic_exchange(&pool->owner_sleeping, 1); /* see post() */
   while (atomic_load(&pool->pending) != 0) pthread_cond_wait(&pool->done_cond, &pool->done_mutex);
   atomic_store(&pool->owner_sleeping, 0);
   pthread_mutex_unlock(&pool->done_mutex);
