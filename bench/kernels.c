@@ -1,24 +1,36 @@
 /*
- * kernels.c - bench_kernels: single-core GFLOP/s of dynrt's kernels on the MBConv layer
- * shapes of a CIFAR OFA-MobileNetV3 super-network, as a fraction of this machine's FMA
- * peak (measured in the same run), side by side with XNNPACK and oneDNN when they were
- * found at build time. Implementations are run interleaved, medians are reported.
+ * kernels.c - bench_kernels: GFLOP/s of dynrt's kernels on the MBConv layer shapes of a CIFAR
+ * OFA-MobileNetV3 super-network, as a fraction of this machine's FMA peak (measured in the
+ * same run), side by side with XNNPACK and oneDNN when they were found at build time.
+ * Implementations are run interleaved, medians are reported.
  *
- * Usage: bench_kernels [--reps N] [--only gemm|dw|fc|slice] [--stat median|min]
- * oneDNN threads come from OpenMP: the program re-executes itself with OMP_NUM_THREADS=1
- * when that variable is unset, because libgomp reads it before main().
+ * Usage: bench_kernels [--reps N] [--only gemm|dw|fc|slice] [--stat median|min] [--threads T]
+ *                      [--pin]
+ *
+ * Threads (T = 1 by default, 2 on a 2-core machine): dynrt runs on a dynrt_pool of T threads
+ * with the tile split of src/engine/session.c (run_gemm / run_dw, see engine_split_*), XNNPACK
+ * on a pthreadpool of T threads, oneDNN on T OpenMP threads; the FMA peak is T times one
+ * core's. --pin pins dynrt's pool to the first T usable cores during its batches, as the
+ * runtime manager does (dynrt_pool_set_cpus); the other libraries stay unpinned. oneDNN threads
+ * come from OpenMP, which reads OMP_NUM_THREADS before main(): the program re-executes itself with
+ * OMP_NUM_THREADS=T when the variable differs.
  */
 #include <immintrin.h>
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "dynrt/pool.h"
+#include "engine/engine_int.h"
 #include "kernels/kernels.h"
 
 #ifdef DYNRT_BENCH_XNNPACK
+#include <pthreadpool.h>
 #include <xnnpack.h>
 #endif
 #ifdef DYNRT_BENCH_DNNL
@@ -185,6 +197,14 @@ static float *rand_buf(size_t n) {
 
 /* ---- implementations: one "runner" per library and case ---- */
 
+static int nthreads = 1;  /* --threads */
+static dynrt_pool *bpool; /* dynrt's pool (nthreads > 1) */
+static int pin_cpus[64];  /* --pin: the first nthreads cores this process may use */
+static int pin;
+#ifdef DYNRT_BENCH_XNNPACK
+static pthreadpool_t xpool; /* XNNPACK's pool (nthreads > 1) */
+#endif
+
 typedef struct runner {
   const char *name;
   void (*run)(struct runner *r);
@@ -194,14 +214,50 @@ typedef struct runner {
   const dynrt_kernels *tab;
   dynrt_gemm_args g;
   dynrt_dw_args d;
-  float *wcopy; /* a runner's own weights: no runner finds another's in cache */
+  size_t ti, tj; /* engine split: tile sizes over (rows, 32-column pairs / 16-channel groups) */
+  float *wcopy;  /* a runner's own weights: no runner finds another's in cache */
 } runner;
 
+/*
+ * The engine's split of a layer over its pool (src/engine/tiles.c, the functions the session
+ * calls), so that the benchmark times the tiles the engine runs. The benchmark's depthwise
+ * cases have no SE sums.
+ */
+static void engine_split_gemm(runner *r) {
+  size_t ni = r->g.m, nj = DYNRT_DIV_UP(r->g.n, 2 * DYNRT_NR);
+  dynrt__split_gemm(nthreads, ni, nj, ni, 1, &r->ti, &r->tj);
+}
+
+static void engine_split_dw(runner *r) {
+  size_t oh = (r->d.h - 1) / r->d.stride + 1, groups = DYNRT_DIV_UP(r->d.c, 16);
+  dynrt__split_dw(nthreads, oh, groups, 0, &r->ti, &r->tj);
+}
+
+static void gemm_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
+  (void)thread;
+  const runner *r = ctx;
+  dynrt__gemm_tile(r->tab, &r->g, i0, i1, j0, j1);
+}
+
+static void dw_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
+  (void)thread;
+  const runner *r = ctx;
+  dynrt__dw_tile(r->tab, &r->d, i0, i1, j0, j1);
+}
+
+/* One call: inline when the split has one tile (as the engine's par()), else on the pool. */
 static void run_dynrt(runner *r) {
-  if (r->g.c)
-    r->tab->gemm(&r->g);
-  else
-    r->tab->dwconv(&r->d);
+  int gemm = r->g.c != NULL;
+  size_t ni = gemm ? r->g.m : (r->d.h - 1) / r->d.stride + 1;
+  size_t nj = gemm ? DYNRT_DIV_UP(r->g.n, 2 * DYNRT_NR) : DYNRT_DIV_UP(r->d.c, 16);
+  if (nthreads <= 1 || (r->ti >= ni && r->tj >= nj)) {
+    if (gemm)
+      r->tab->gemm(&r->g);
+    else
+      r->tab->dwconv(&r->d);
+    return;
+  }
+  dynrt_pool_parallel_2d(bpool, ni, nj, r->ti, r->tj, gemm ? gemm_task : dw_task, r);
 }
 
 /* Buffers shared by all runners of a case (same input values for everyone). */
@@ -237,18 +293,20 @@ static void dynrt_setup(runner *r, const bcase *c, bufs *b) {
                        oh,
                        NULL};
     r->d = d;
+    engine_split_dw(r);
   } else {
     dynrt_gemm_args g = {
         c->h * c->w, c->n,    c->k,           b->in, c->kmax, NULL,   r->wcopy, c->kmax * DYNRT_NR,
         b->scale,    b->bias, DYNRT_ACT_RELU, NULL,  0,       b->out, c->nmax};
     r->g = g;
+    engine_split_gemm(r);
   }
   r->run = run_dynrt;
   r->ok = 1;
 }
 
 #ifdef DYNRT_BENCH_XNNPACK
-static void run_xnn(runner *r) { xnn_run_operator((xnn_operator_t)r->state, NULL); }
+static void run_xnn(runner *r) { xnn_run_operator((xnn_operator_t)r->state, xpool); }
 
 static void xnn_setup(runner *r, const bcase *c, bufs *b) {
   xnn_operator_t op = NULL;
@@ -257,19 +315,20 @@ static void xnn_setup(runner *r, const bcase *c, bufs *b) {
   if (c->kind == CASE_FC) {
     st =
         xnn_create_fully_connected_nc_f32(c->k, c->n, c->k, c->n, b->wsrc, b->bias, lo, hi, 0, &op);
-    if (st == xnn_status_success) st = xnn_setup_fully_connected_nc_f32(op, 1, b->in, b->out, NULL);
+    if (st == xnn_status_success)
+      st = xnn_setup_fully_connected_nc_f32(op, 1, b->in, b->out, xpool);
   } else if (c->kind == CASE_GEMM) {
     st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, c->k, c->n, c->k, c->n,
                                            b->wsrc, b->bias, lo, hi, 0, &op);
     if (st == xnn_status_success)
-      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
+      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, xpool);
   } else {
     uint32_t p = (uint32_t)(c->ks / 2), k = (uint32_t)c->ks, s = (uint32_t)c->stride;
     st = xnn_create_convolution2d_nhwc_f32(p, p, p, p, k, k, s, s, 1, 1, (uint32_t)c->n, 1, 1, c->n,
                                            c->n, b->wsrc, b->bias, lo, hi,
                                            XNN_FLAG_DEPTHWISE_CONVOLUTION, &op);
     if (st == xnn_status_success)
-      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, NULL);
+      st = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, b->in, b->out, xpool);
   }
   r->state = op;
   r->run = run_xnn;
@@ -390,16 +449,72 @@ static void dnnl_teardown(runner *r) {
 /* ---- driver ---- */
 
 #define MAX_RUNNERS 5
-/* FMA-loop iterations per peak sample: 32k zmm FMAs, a few microseconds. */
+/* FMA-loop iterations per peak sample: 24k zmm FMAs, a few microseconds. */
 #define PEAK_CHUNK 2048u
 
 /* The peak loop runs interleaved with the kernels, so that "fraction of peak" compares
- * samples taken under the same load from other processes (this is a shared machine). */
+ * samples taken under the same load from other processes (this is a shared machine). It runs
+ * on the calling thread; with T threads the peak is T times its rate (see main). */
 static double (*peak_fn)(unsigned);
 static double peak_flops_per_call;
 static void run_peak(runner *r) {
   (void)r;
   peak_fn(PEAK_CHUNK);
+}
+
+/*
+ * Between two runners' batches with T > 1 threads. An idle worker spins before it sleeps:
+ * dynrt's pool 30 us, libgomp GOMP_SPINCOUNT iterations (set to OMP_SPIN below, about 50 us,
+ * instead of its default 300000, about 7 ms here), pthreadpool 10^6 iterations (about 25 ms)
+ * unless its last job had PTHREADPOOL_FLAG_YIELD_WORKERS. A spinning worker of the previous
+ * runner would take one of the cores from the next runner's batch, so XNNPACK's workers are
+ * sent to sleep with an empty job carrying that flag, and every batch is followed by a pause
+ * longer than the other spins. Each batch then starts with one untimed call that wakes the
+ * runner's own workers, so the timed calls follow each other as layers do in an inference,
+ * with each library's own waiting policy; waking a sleeping pool is bench_pool's subject.
+ */
+#define SETTLE_NS 100000L
+#define OMP_SPIN "2000"
+
+#ifdef DYNRT_BENCH_XNNPACK
+static void noop_1d(void *ctx, size_t i) { (void)ctx, (void)i; }
+#endif
+
+static void settle(const runner *r) {
+#ifdef DYNRT_BENCH_XNNPACK
+  if (xpool && r->run == run_xnn)
+    pthreadpool_parallelize_1d(xpool, noop_1d, NULL, (size_t)nthreads,
+                               PTHREADPOOL_FLAG_YIELD_WORKERS);
+#else
+  (void)r;
+#endif
+  struct timespec ts = {0, SETTLE_NS};
+  nanosleep(&ts, NULL);
+}
+
+/* The split must compute what one call computes: every output element comes from exactly
+ * one tile and its sum runs over k in the same order, so the outputs are equal bit for bit. */
+static void check_split(runner *rs, size_t nr, const bcase *c, bufs *b) {
+  size_t oh = c->kind == CASE_DW ? (c->h - 1) / c->stride + 1 : c->h;
+  size_t ow = c->kind == CASE_DW ? (c->w - 1) / c->stride + 1 : c->w;
+  size_t nout = oh * ow * c->nmax;
+  float *ref = malloc(nout * sizeof(float));
+  if (!ref) return;
+  for (size_t j = 0; j < nr; j++) {
+    runner *r = &rs[j];
+    memset(b->out, 0, nout * sizeof(float));
+    if (r->g.c)
+      r->tab->gemm(&r->g);
+    else
+      r->tab->dwconv(&r->d);
+    memcpy(ref, b->out, nout * sizeof(float));
+    memset(b->out, 0, nout * sizeof(float));
+    r->run(r);
+    if (memcmp(ref, b->out, nout * sizeof(float)))
+      fprintf(stderr, "bench_kernels: %s with %d threads differs from one call\n", r->name,
+              nthreads);
+  }
+  free(ref);
 }
 
 static void bench_case(const bcase *c, size_t reps, double peak_best, double peak_ymm) {
@@ -443,6 +558,7 @@ static void bench_case(const bcase *c, size_t reps, double peak_best, double pea
     rs[nr].tab = avx2;
     dynrt_setup(&rs[nr++], c, &b);
   }
+  if (nthreads > 1) check_split(rs, nr, c, &b);
   int peers = strcmp(c->group, "slice") != 0 || c->n == c->nmax;
 #ifdef DYNRT_BENCH_XNNPACK
   size_t xi = nr;
@@ -487,10 +603,17 @@ static void bench_case(const bcase *c, size_t reps, double peak_best, double pea
     for (size_t j = 0; j < nr; j++) {
       runner *r = &rs[order[j]];
       if (!r->ok) continue;
+      /* --pin: dynrt's pool pinned during its own batches only (set_cpus NULL restores the
+       * calling thread's mask, so the other libraries' threads never inherit a pinned one). */
+      int pinned = pin && nthreads > 1 && r->run == run_dynrt;
+      if (pinned) dynrt_pool_set_cpus(bpool, pin_cpus, nthreads);
+      if (nthreads > 1) r->run(r); /* untimed: wakes the workers (see settle) */
       uint64_t s0 = dynrt_now_ns();
       for (size_t i = 0; i < batch; i++) r->run(r);
       uint64_t s1 = dynrt_now_ns();
       if (rep >= warm) samples[(size_t)(r - rs) * reps + rep - warm] = (double)(s1 - s0) / batch;
+      if (pinned) dynrt_pool_set_cpus(bpool, NULL, nthreads);
+      if (nthreads > 1) settle(r);
     }
   }
 
@@ -538,20 +661,59 @@ int main(int argc, char **argv) {
       only = argv[++i];
     else if (!strcmp(argv[i], "--stat") && i + 1 < argc)
       use_min = !strcmp(argv[++i], "min");
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      nthreads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--pin"))
+      pin = 1;
     else {
-      fprintf(stderr, "usage: %s [--reps N] [--only gemm|slice|dw|fc] [--stat median|min]\n",
+      fprintf(stderr,
+              "usage: %s [--reps N] [--only gemm|slice|dw|fc] [--stat median|min] "
+              "[--threads T] [--pin]\n",
               argv[0]);
       return 2;
     }
   }
   if (reps < 5) reps = 5;
+  if (nthreads < 1 || nthreads > 64) {
+    fprintf(stderr, "bench_kernels: --threads %d: expected 1..64\n", nthreads);
+    return 2;
+  }
 #ifdef DYNRT_BENCH_DNNL
-  if (!getenv("OMP_NUM_THREADS")) {
-    setenv("OMP_NUM_THREADS", "1", 1);
+  char want[16];
+  snprintf(want, sizeof want, "%d", nthreads);
+  const char *omp = getenv("OMP_NUM_THREADS");
+  if (!omp || strcmp(omp, want) || (nthreads > 1 && !getenv("GOMP_SPINCOUNT"))) {
+    setenv("OMP_NUM_THREADS", want, 1);
+    if (nthreads > 1 && !getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", OMP_SPIN, 1);
     execv("/proc/self/exe", argv);
-    perror("bench_kernels: re-exec with OMP_NUM_THREADS=1");
+    perror("bench_kernels: re-exec with OMP_NUM_THREADS");
   }
 #endif
+  if (pin && nthreads > 1) {
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      for (int c = 0; c < CPU_SETSIZE && n < nthreads; c++)
+        if (CPU_ISSET(c, &set)) pin_cpus[n++] = c;
+    if (n < nthreads) {
+      fprintf(stderr, "bench_kernels: --pin: %d usable cores for %d threads\n", n, nthreads);
+      return 2;
+    }
+  }
+  if (nthreads > 1) {
+    dynrt_status st = dynrt_pool_create(nthreads, &bpool);
+    if (st) {
+      fprintf(stderr, "bench_kernels: dynrt_pool_create(%d): %s\n", nthreads, dynrt_status_str(st));
+      return 1;
+    }
+#ifdef DYNRT_BENCH_XNNPACK
+    xpool = pthreadpool_create((size_t)nthreads);
+    if (!xpool) {
+      fprintf(stderr, "bench_kernels: pthreadpool_create(%d) failed\n", nthreads);
+      return 1;
+    }
+#endif
+  }
 #ifdef DYNRT_BENCH_XNNPACK
   if (xnn_initialize(NULL) != xnn_status_success) {
     fprintf(stderr, "bench_kernels: xnn_initialize failed\n");
@@ -570,19 +732,34 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
   if (zmm || !strcmp(best->name, "avx2")) {
     peak_fn = zmm ? peak_zmm_run : peak_ymm_run;
-    peak_flops_per_call = 2.0 * 12 * (zmm ? 16 : 8) * PEAK_CHUNK;
+    /* T threads: T times one core's rate. Measuring T loops at once would time the pool's
+     * wake-ups as much as the FMA units on a shared machine. */
+    peak_flops_per_call = 2.0 * 12 * (zmm ? 16 : 8) * PEAK_CHUNK * nthreads;
   }
 #endif
   printf("single-core FMA peak: zmm %.1f GFLOP/s, ymm %.1f GFLOP/s; dynrt table: %s; "
-         "1 thread, %s of %zu interleaved samples\n\n",
-         pz, py, best->name, use_min ? "fastest" : "median", reps);
+         "%d thread%s, %s of %zu interleaved samples\n",
+         pz, py, best->name, nthreads, nthreads > 1 ? "s" : "", use_min ? "fastest" : "median",
+         reps);
+  if (nthreads > 1)
+    printf("%d threads: dynrt on a dynrt_pool%s with the engine's split, XNNPACK on a "
+           "pthreadpool, oneDNN with OMP_NUM_THREADS=%d GOMP_SPINCOUNT=%s; peak = %d x the "
+           "single-core FMA loop (%.1f GFLOP/s at start, column \"peak\" interleaved)\n",
+           nthreads, pin ? " pinned to cores 0..T-1" : " (unpinned)", nthreads,
+           getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default", nthreads,
+           nthreads * pbest);
+  printf("\n");
   printf("| %-30s | %-18s | %-18s | %-18s | %-18s | %-5s |\n", "case", "dynrt us GF %peak",
          "dynrt-avx2 us GF %ymm", "XNNPACK", "oneDNN", "peak");
   printf("|%s|%s|%s|%s|%s|%s|\n", "--------------------------------", "--------------------",
          "--------------------", "--------------------", "--------------------", "-------");
   for (size_t i = 0; i < NCASES; i++) {
     if (only && strcmp(only, cases[i].group)) continue;
-    bench_case(&cases[i], reps, pbest > 0 ? pbest : 1.0, py > 0 ? py : 1.0);
+    bench_case(&cases[i], reps, pbest > 0 ? nthreads * pbest : 1.0, py > 0 ? nthreads * py : 1.0);
   }
+#ifdef DYNRT_BENCH_XNNPACK
+  if (xpool) pthreadpool_destroy(xpool);
+#endif
+  dynrt_pool_destroy(bpool);
   return 0;
 }

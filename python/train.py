@@ -374,7 +374,18 @@ def run(args):
         if (cs["phase"], cs["epoch"], cs["step"]) != (1, 0, 0):
             raise SystemExit("train: %s is not a checkpoint taken at the end of the first phase "
                              "(phase0_end.pt)" % args.init_from)
-        model.load_state_dict(ck["model"])
+        # The largest network of both presets has the same tensors; the source's kernel
+        # transform matrices (7to5, 5to3) are unused when the target fixes k=7: drop them.
+        own = model.state_dict()
+        missing = [k for k in own if k not in ck["model"]]
+        if missing:
+            raise SystemExit("train: %s lacks %d tensors of this preset (first: %s)" % (
+                args.init_from, len(missing), missing[0]))
+        extra = [k for k in ck["model"] if k not in own]
+        if any(not k.endswith("_matrix") for k in extra):
+            raise SystemExit("train: %s has tensors this preset does not (first: %s)" % (
+                args.init_from, [k for k in extra if not k.endswith("_matrix")][0]))
+        model.load_state_dict({k: v for k, v in ck["model"].items() if k in own})
         state["phase"] = 1
         state["history"] = [dict(h, init_from=args.init_from) for h in ck["state"]["history"]
                             if h["phase"] == 0]

@@ -200,4 +200,21 @@ struct dynrt_bn_table {
 /* BN layers run by a resolved sub-network: ids and active channels, in execution order. */
 int dynrt__bn_active(const dynrt_model *m, const dynrt__subnet_ix *ix, int *ids, int *channels);
 
+/* ---- one kernel call split over a pool (tiles.c; bench/kernels.c times the same tiles) ---- */
+
+/* GEMM tiles: i = pixels (flat) or image rows (row mode, rows of rw pixels), j = pairs of
+ * 16-wide panels. Big M splits i (weights stay in cache per tile; flat tiles are multiples
+ * of 8 pixels); small M is weight-bound and splits j, each thread streaming its share. */
+void dynrt__split_gemm(int threads, size_t ni, size_t nj, size_t pixels, int flat, size_t *ti,
+                       size_t *tj);
+/* Depthwise tiles: i = output rows, j = 16-channel groups; channels when SE sums are
+ * accumulated (per channel) or there are fewer rows than threads, rows otherwise. */
+void dynrt__split_dw(int threads, size_t oh, size_t groups, int se_sums, size_t *ti, size_t *tj);
+/* One tile of a flat GEMM: pixels i0..i1 of g, panel pairs j0..j1. */
+void dynrt__gemm_tile(const dynrt_kernels *kern, const dynrt_gemm_args *g, size_t i0, size_t i1,
+                      size_t j0, size_t j1);
+/* One tile of a depthwise call: output rows i0..i1 of d, channel groups j0..j1. */
+void dynrt__dw_tile(const dynrt_kernels *kern, const dynrt_dw_args *d, size_t i0, size_t i1,
+                    size_t j0, size_t j1);
+
 #endif /* DYNRT_ENGINE_INT_H */

@@ -224,35 +224,32 @@ typedef struct gemm_op {
 static void gemm_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
   (void)thread;
   const gemm_op *op = ctx;
-  size_t n0 = j0 * 2 * DYNRT_NR, n1 = DYNRT_MIN(j1 * 2 * DYNRT_NR, op->n);
-  if (n0 >= n1 || i0 >= i1) return;
   dynrt_gemm_args g;
   memset(&g, 0, sizeof g);
-  g.n = n1 - n0;
+  g.m = op->rows ? op->rw : op->m;
+  g.n = op->n;
   g.k = op->k;
   g.lda = op->lda;
   g.a_kscale = op->kscale;
-  g.w = op->wt->w + (n0 / DYNRT_NR) * op->wt->panel_stride;
+  g.w = op->wt->w;
   g.panel_stride = op->wt->panel_stride;
-  g.scale = op->scale ? op->scale + n0 : NULL;
-  g.shift = op->shift ? op->shift + n0 : NULL;
+  g.scale = op->scale;
+  g.shift = op->shift;
   g.act = op->act;
   g.ldr = op->ldr;
   g.ldc = op->ldc;
   if (!op->rows) {
-    g.m = i1 - i0;
-    g.a = op->a + i0 * op->lda;
-    g.res = op->res ? op->res + i0 * op->ldr + n0 : NULL;
-    g.c = op->c + i0 * op->ldc + n0;
-    op->kern->gemm(&g);
+    g.a = op->a;
+    g.res = op->res;
+    g.c = op->c;
+    dynrt__gemm_tile(op->kern, &g, i0, i1, j0, j1);
     return;
   }
-  g.m = op->rw;
   for (size_t y = i0; y < i1; y++) {
     g.a = op->a + y * op->a_rs;
-    g.res = op->res ? op->res + y * op->r_rs + n0 : NULL;
-    g.c = op->c + y * op->c_rs + n0;
-    op->kern->gemm(&g);
+    g.res = op->res ? op->res + y * op->r_rs : NULL;
+    g.c = op->c + y * op->c_rs;
+    dynrt__gemm_tile(op->kern, &g, 0, op->rw, j0, j1);
   }
 }
 
@@ -267,19 +264,8 @@ static void par(dynrt_session *s, size_t ni, size_t nj, size_t ti, size_t tj, dy
 
 static void run_gemm(dynrt_session *s, gemm_op *op) {
   op->kern = s->kern;
-  size_t ni = op->m, nj = DYNRT_DIV_UP(op->n, 2 * DYNRT_NR);
-  size_t pixels = op->rows ? op->m * op->rw : op->m;
-  size_t t = (size_t)s->threads, ti = ni, tj = nj;
-  if (t > 1) {
-    /* Big M: split pixels (weights stay in cache per tile); small M is weight-bound:
-     * split panels so each thread streams its own share of the weights. */
-    if (pixels >= 64 * t && ni >= t) {
-      ti = DYNRT_DIV_UP(ni, t);
-      if (!op->rows) ti = DYNRT_ROUND_UP(ti, 8);
-    } else {
-      tj = DYNRT_DIV_UP(nj, t);
-    }
-  }
+  size_t ni = op->m, nj = DYNRT_DIV_UP(op->n, 2 * DYNRT_NR), ti, tj;
+  dynrt__split_gemm(s->threads, ni, nj, op->rows ? op->m * op->rw : op->m, !op->rows, &ti, &tj);
   par(s, ni, nj, ti, tj, gemm_task, op);
 }
 
@@ -292,32 +278,13 @@ typedef struct dw_op {
 static void dw_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
   (void)thread;
   const dw_op *op = ctx;
-  size_t c0 = j0 * 16, c1 = DYNRT_MIN(j1 * 16, op->a.c);
-  if (c0 >= c1 || i0 >= i1) return;
-  dynrt_dw_args d = op->a;
-  d.c = c1 - c0;
-  d.in += c0;
-  d.wt += c0;
-  d.scale += c0;
-  d.shift += c0;
-  d.out += c0;
-  if (d.sum) d.sum += c0;
-  d.oy0 = i0;
-  d.oy1 = i1;
-  op->kern->dwconv(&d);
+  dynrt__dw_tile(op->kern, &op->a, i0, i1, j0, j1);
 }
 
 static void run_dw(dynrt_session *s, dw_op *op) {
   op->kern = s->kern;
-  size_t oh = (op->a.h - 1) / op->a.stride + 1, groups = DYNRT_DIV_UP(op->a.c, 16);
-  size_t t = (size_t)s->threads, ti = oh, tj = groups;
-  if (t > 1) {
-    /* SE sums accumulate per channel: split channels then, rows otherwise. */
-    if (op->a.sum || oh < t)
-      tj = DYNRT_DIV_UP(groups, t);
-    else
-      ti = DYNRT_DIV_UP(oh, t);
-  }
+  size_t oh = (op->a.h - 1) / op->a.stride + 1, groups = DYNRT_DIV_UP(op->a.c, 16), ti, tj;
+  dynrt__split_dw(s->threads, oh, groups, op->a.sum != NULL, &ti, &tj);
   par(s, oh, groups, ti, tj, dw_task, op);
 }
 

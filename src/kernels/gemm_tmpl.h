@@ -11,8 +11,24 @@
  * FMAs to stream weights. The SE channel scale is folded into the B vectors (2 multiplies per k
  * instead of MR). Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the same
  * blob.
+ *
+ * Column tails: a block with at most VW/2 columns past its full vectors (24 = 16 + 8 with
+ * AVX-512) uses a half-width vector when the ISA has one (VEC_HALF), so the last 8 columns cost
+ * a ymm FMA instead of a masked zmm one; otherwise the last vector is a full one with masked
+ * lanes. With VEC_FMA_BCAST the A value is broadcast inside each FMA's memory operand instead
+ * of by a separate broadcast instruction.
  */
 #include "kernels/simd_tmpl.h"
+
+/* Optional parts of a vec_<isa>.h: a half-width vector type vh with vhzero/vhset1/vhload/
+ * vhmul/vhfma_bcast/vh_widen (VEC_HALF), and vfma_bcast(const float *a, vf b, vf c) = c +
+ * broadcast(*a) * b (VEC_FMA_BCAST). */
+#ifndef VEC_HALF
+#define VEC_HALF 0
+#endif
+#ifndef VEC_FMA_BCAST
+#define VEC_FMA_BCAST 0
+#endif
 
 #ifndef GEMM_L2_WEIGHTS
 #define GEMM_L2_WEIGHTS (256 * 1024)
@@ -34,7 +50,8 @@ DYNRT_INLINE void gemm_store(const dynrt_gemm_args *g, size_t row, size_t col, v
   vstore_n(g->c + row * g->ldc + col, cnt, msk, y);
 }
 
-/* The epilogue of a tile, for one compile-time activation and residual flag. */
+/* The epilogue of a tile of NV vectors (a widened half vector counts as one: its lanes past
+ * the tail are masked like any tail), for one compile-time activation and residual flag. */
 DYNRT_INLINE void gemm_epilogue(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
                                 const int NV, vf acc[][2], const dynrt_act ACT, const int RES) {
 #pragma GCC unroll 2
@@ -48,19 +65,38 @@ DYNRT_INLINE void gemm_epilogue(const dynrt_gemm_args *g, size_t m0, size_t j0, 
   }
 }
 
-DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
-                            const int NV, const int KS) {
-  vf acc[GEMM_MR][2];
+/* One row's A value at step k times the step's B vectors, added to the row's sums. */
+DYNRT_INLINE void gemm_row_fma(const float *a, const vf *b, vf *acc, const int NV) {
+#if VEC_FMA_BCAST
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) acc[v] = vfma_bcast(a, b[v], acc[v]);
+#else
+  vf av = vset1(*a);
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; v++) acc[v] = vfma(av, b[v], acc[v]);
+#endif
+}
+
+/* The sums of a tile: MR rows x (NV vectors + HALF half vector) from column j0, NV + HALF <= 2;
+ * the half vector's sums come back widened in acc[i][NV]. */
+DYNRT_INLINE void gemm_accum(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
+                             const int NV, const int HALF, const int KS, vf acc[][2]) {
   const float *ap[GEMM_MR], *bp[2];
   const float *s = g->a_kscale;
+#if VEC_HALF
+  vh acch[GEMM_MR];
+#endif
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) {
     ap[i] = g->a + (m0 + (size_t)i) * g->lda;
 #pragma GCC unroll 2
     for (int v = 0; v < NV; v++) acc[i][v] = vzero();
+#if VEC_HALF
+    if (HALF) acch[i] = vhzero();
+#endif
   }
 #pragma GCC unroll 2
-  for (int v = 0; v < NV; v++) bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
+  for (int v = 0; v < NV + HALF; v++) bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
   for (size_t k = 0; k < g->k; k++) {
     vf b[2];
 #pragma GCC unroll 2
@@ -68,17 +104,42 @@ DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, cons
       b[v] = vload(bp[v] + k * DYNRT_NR);
       if (KS) b[v] = vmul(b[v], vset1(s[k]));
     }
+#if VEC_HALF
+    vh bh = vhzero();
+    if (HALF) {
+      bh = vhload(bp[NV] + k * DYNRT_NR);
+      if (KS) bh = vhmul(bh, vhset1(s[k]));
+    }
+#endif
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      vf a = vset1(ap[i][k]);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++) acc[i][v] = vfma(a, b[v], acc[i][v]);
+      gemm_row_fma(ap[i] + k, b, acc[i], NV);
+#if VEC_HALF
+      if (HALF) acch[i] = vhfma_bcast(ap[i] + k, bh, acch[i]);
+#endif
     }
   }
+#if VEC_HALF
+  if (HALF) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) acc[i][NV] = vh_widen(acch[i]);
+  }
+#endif
+}
+
+/* One tile: the sums (with or without the SE scale), then the epilogue with the call's
+ * activation and residual flag as compile-time constants. */
+DYNRT_INLINE void gemm_tile(const dynrt_gemm_args *g, size_t m0, size_t j0, const int MR,
+                            const int NV, const int HALF) {
+  vf acc[GEMM_MR][2];
+  if (g->a_kscale)
+    gemm_accum(g, m0, j0, MR, NV, HALF, 1, acc);
+  else
+    gemm_accum(g, m0, j0, MR, NV, HALF, 0, acc);
   if (g->res) {
-    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV, acc, ACT_C, 1));
+    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV + HALF, acc, ACT_C, 1));
   } else {
-    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV, acc, ACT_C, 0));
+    DYNRT_ACT_SWITCH(g->act, gemm_epilogue(g, m0, j0, MR, NV + HALF, acc, ACT_C, 0));
   }
 }
 
@@ -123,19 +184,29 @@ DYNRT_INLINE void gemv_tile(const dynrt_gemm_args *g, size_t j0, const int NV, c
 
 typedef void (*gemm_tile_fn)(const dynrt_gemm_args *g, size_t m0, size_t j0);
 
-#define GEMM_TILE_FNS(MR)                                                                          \
-  static void gemm_tile_##MR##_1(const dynrt_gemm_args *g, size_t m0, size_t j0) {                 \
-    if (g->a_kscale)                                                                               \
-      gemm_tile(g, m0, j0, MR, 1, 1);                                                              \
-    else                                                                                           \
-      gemm_tile(g, m0, j0, MR, 1, 0);                                                              \
-  }                                                                                                \
-  static void gemm_tile_##MR##_2(const dynrt_gemm_args *g, size_t m0, size_t j0) {                 \
-    if (g->a_kscale)                                                                               \
-      gemm_tile(g, m0, j0, MR, 2, 1);                                                              \
-    else                                                                                           \
-      gemm_tile(g, m0, j0, MR, 2, 0);                                                              \
+/* gemm_tile_<rows>_<full vectors>_<half vector>: one compile-time tile shape. */
+#define GEMM_TILE_FN(MR, NV, HALF)                                                                 \
+  static void gemm_tile_##MR##_##NV##_##HALF(const dynrt_gemm_args *g, size_t m0, size_t j0) {     \
+    gemm_tile(g, m0, j0, MR, NV, HALF);                                                            \
   }
+#if VEC_HALF
+#define GEMM_TILE_FNS(MR)                                                                          \
+  GEMM_TILE_FN(MR, 1, 0)                                                                           \
+  GEMM_TILE_FN(MR, 2, 0)                                                                           \
+  GEMM_TILE_FN(MR, 0, 1)                                                                           \
+  GEMM_TILE_FN(MR, 1, 1)
+#define GEMM_TILE_ROW(MR)                                                                          \
+  {                                                                                                \
+    {NULL, gemm_tile_##MR##_0_1}, {gemm_tile_##MR##_1_0, gemm_tile_##MR##_1_1},                    \
+        {gemm_tile_##MR##_2_0, NULL},                                                              \
+  }
+#else
+#define GEMM_TILE_FNS(MR)                                                                          \
+  GEMM_TILE_FN(MR, 1, 0)                                                                           \
+  GEMM_TILE_FN(MR, 2, 0)
+#define GEMM_TILE_ROW(MR)                                                                          \
+  { {NULL}, {gemm_tile_##MR##_1_0}, {gemm_tile_##MR##_2_0}, }
+#endif
 GEMM_TILE_FNS(1)
 GEMM_TILE_FNS(2)
 GEMM_TILE_FNS(3)
@@ -147,18 +218,12 @@ GEMM_TILE_FNS(7)
 GEMM_TILE_FNS(8)
 #endif
 
-/* [rows][vectors - 1] */
-static const gemm_tile_fn gemm_tiles[GEMM_MR + 1][2] = {
-    {NULL, NULL},
-    {gemm_tile_1_1, gemm_tile_1_2},
-    {gemm_tile_2_1, gemm_tile_2_2},
-    {gemm_tile_3_1, gemm_tile_3_2},
-    {gemm_tile_4_1, gemm_tile_4_2},
-    {gemm_tile_5_1, gemm_tile_5_2},
-    {gemm_tile_6_1, gemm_tile_6_2},
+/* [rows][full vectors][half vector] */
+static const gemm_tile_fn gemm_tiles[GEMM_MR + 1][3][1 + VEC_HALF] = {
+    [1] = GEMM_TILE_ROW(1), [2] = GEMM_TILE_ROW(2), [3] = GEMM_TILE_ROW(3),
+    [4] = GEMM_TILE_ROW(4), [5] = GEMM_TILE_ROW(5), [6] = GEMM_TILE_ROW(6),
 #if GEMM_MR > 6
-    {gemm_tile_7_1, gemm_tile_7_2},
-    {gemm_tile_8_1, gemm_tile_8_2},
+    [7] = GEMM_TILE_ROW(7), [8] = GEMM_TILE_ROW(8),
 #endif
 };
 
@@ -204,10 +269,17 @@ void ISA_NAME(dynrt__gemm)(const dynrt_gemm_args *g) {
   for (size_t mb0 = 0; mb0 < g->m; mb0 += mb) {
     size_t mb1 = DYNRT_MIN(g->m, mb0 + mb);
     for (size_t j0 = 0; j0 < g->n; j0 += 2 * VW) {
-      size_t nv = g->n - j0 > VW ? 2 : 1;
+      /* Full vectors of the block, then its tail: a half vector if it fits in one. */
+      size_t cols = DYNRT_MIN(2 * (size_t)VW, g->n - j0), nv = cols / VW, half = 0;
+      if (cols % VW) {
+        if (VEC_HALF && cols % VW <= VW / 2)
+          half = 1;
+        else
+          nv++;
+      }
       size_t m0 = mb0;
-      for (; m0 + GEMM_MR <= mb1; m0 += GEMM_MR) gemm_tiles[GEMM_MR][nv - 1](g, m0, j0);
-      if (m0 < mb1) gemm_tiles[mb1 - m0][nv - 1](g, m0, j0);
+      for (; m0 + GEMM_MR <= mb1; m0 += GEMM_MR) gemm_tiles[GEMM_MR][nv][half](g, m0, j0);
+      if (m0 < mb1) gemm_tiles[mb1 - m0][nv][half](g, m0, j0);
     }
   }
 }

@@ -11,8 +11,9 @@
 
 #define VW 16
 #define ISA_NAME(name) name##_avx512
-/* Register tiles: GEMM 8 rows x 32 columns (16 accumulators of 32 zmm), GEMV 4 vectors x
- * 2 k-chains, depthwise blocks of 8 and 4 output pixels, conv 8 pixels x 32 channels. */
+/* Register tiles: GEMM 8 rows x 32 columns (16 accumulators of 32 zmm; 8 rows x 16 + 8 with
+ * a half vector), GEMV 4 vectors x 2 k-chains, depthwise blocks of 8 and 4 output pixels,
+ * conv 8 pixels x 32 channels. */
 #define GEMM_MR 8
 #define CONV_MR 8
 #define GEMV_NV 4
@@ -40,5 +41,30 @@ static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
  * so that NaN propagates like the scalar reference. */
 static inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+
+/* c + broadcast(*a) * b with the broadcast in the FMA's memory operand ({1to16}). A GEMM
+ * row uses one A value for several B vectors, so the compiler emits one vbroadcastss for
+ * all of them, which takes an FP pipe on AMD cores; the embedded broadcast is done by the
+ * load unit. Inline assembly because no intrinsic spells it for a reused operand. */
+#define VEC_FMA_BCAST 1
+static inline vf vfma_bcast(const float *a, vf b, vf c) {
+  __asm__("vfmadd231ps %[a]%{1to16%}, %[b], %[c]" : [c] "+v"(c) : [a] "m"(*a), [b] "v"(b));
+  return c;
+}
+
+/* Half vectors (8 lanes in a ymm) for a GEMM column tail of at most 8 (24 = 16 + 8 columns):
+ * cores that execute a 512-bit FMA as two 256-bit halves spend a whole zmm FMA on a masked
+ * half, a ymm FMA costs half of it. Accumulated in ymm, widened for the zmm epilogue. */
+#define VEC_HALF 1
+typedef __m256 vh;
+static inline vh vhzero(void) { return _mm256_setzero_ps(); }
+static inline vh vhset1(float x) { return _mm256_set1_ps(x); }
+static inline vh vhload(const float *p) { return _mm256_loadu_ps(p); }
+static inline vh vhmul(vh a, vh b) { return _mm256_mul_ps(a, b); }
+static inline vh vhfma_bcast(const float *a, vh b, vh c) {
+  __asm__("vfmadd231ps %[a]%{1to8%}, %[b], %[c]" : [c] "+v"(c) : [a] "m"(*a), [b] "v"(b));
+  return c;
+}
+static inline vf vh_widen(vh v) { return _mm512_zextps256_ps512(v); }
 
 #endif /* DYNRT_VEC_AVX512_H */
