@@ -253,24 +253,7 @@ static int find_app(const dynrt_scn *scn, const char *name) {
 dynrt_status dynrt_scn_platform_open(const char *spec, dynrt_platform **out, char *errbuf,
                                      size_t errlen) {
   if (!strncmp(spec, "sim:", 4)) return dynrt_sim_open(spec + 4, out, errbuf, errlen);
-  dynrt_status st = dynrt_platform_open(spec, out, errbuf, errlen);
-  if (st != DYNRT_OK || *out) return st;
-  /* WORKAROUND, remove when platform.c is fixed: dynrt_platform_open returns DYNRT_OK
-   * without setting *out (and leaks the object), so open the host backend directly. */
-  if (strcmp(spec, "host") && strncmp(spec, "host:", 5)) {
-    if (errbuf) snprintf(errbuf, errlen, "platform '%s': dynrt_platform_open gave no object", spec);
-    return DYNRT_ERR_INTERNAL;
-  }
-  dynrt_platform *p = dynrt__calloc(1, sizeof *p);
-  if (!p) return DYNRT_ERR_NOMEM;
-  st = dynrt__platform_host_open(p, spec[4] ? spec + 5 : NULL);
-  if (st) {
-    if (errbuf) snprintf(errbuf, errlen, "%s", dynrt__errmsg(&p->err));
-    dynrt_platform_close(p);
-    return st;
-  }
-  *out = p;
-  return DYNRT_OK;
+  return dynrt_platform_open(spec, out, errbuf, errlen);
 }
 
 /* Capacity (relative to the host core) of domain `dom` of the board file `path`. */
