@@ -214,7 +214,7 @@ typedef struct runner {
   const dynrt_kernels *tab;
   dynrt_gemm_args g;
   dynrt_dw_args d;
-  size_t ti, tj; /* engine split: tile sizes over (rows, 32-column pairs / 16-channel groups) */
+  size_t ti, tj; /* engine split: tile sizes over (rows, 16-column panels / 16-channel groups) */
   float *wcopy;  /* a runner's own weights: no runner finds another's in cache */
 } runner;
 
@@ -224,7 +224,7 @@ typedef struct runner {
  * cases have no SE sums.
  */
 static void engine_split_gemm(runner *r) {
-  size_t ni = r->g.m, nj = DYNRT_DIV_UP(r->g.n, 2 * DYNRT_NR);
+  size_t ni = r->g.m, nj = DYNRT_DIV_UP(r->g.n, DYNRT_NR);
   dynrt__split_gemm(nthreads, ni, nj, ni, 1, &r->ti, &r->tj);
 }
 
@@ -249,7 +249,7 @@ static void dw_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size
 static void run_dynrt(runner *r) {
   int gemm = r->g.c != NULL;
   size_t ni = gemm ? r->g.m : (r->d.h - 1) / r->d.stride + 1;
-  size_t nj = gemm ? DYNRT_DIV_UP(r->g.n, 2 * DYNRT_NR) : DYNRT_DIV_UP(r->d.c, 16);
+  size_t nj = gemm ? DYNRT_DIV_UP(r->g.n, DYNRT_NR) : DYNRT_DIV_UP(r->d.c, 16);
   if (nthreads <= 1 || (r->ti >= ni && r->tj >= nj)) {
     if (gemm)
       r->tab->gemm(&r->g);

@@ -202,15 +202,16 @@ int dynrt__bn_active(const dynrt_model *m, const dynrt__subnet_ix *ix, int *ids,
 
 /* ---- one kernel call split over a pool (tiles.c; bench/kernels.c times the same tiles) ---- */
 
-/* GEMM tiles: i = pixels (flat) or image rows (row mode, rows of rw pixels), j = pairs of
- * 16-wide panels. Big M splits i (weights stay in cache per tile; flat tiles are multiples
- * of 8 pixels); small M is weight-bound and splits j, each thread streaming its share. */
+/* GEMM tiles: i = pixels (flat) or image rows (row mode, rows of rw pixels), j = 16-wide
+ * weight panels (DYNRT_NR). Big M splits i (weights stay in cache per tile; flat tiles are
+ * multiples of 8 pixels); small M is weight-bound and splits j, each thread streaming its
+ * share (single panels, so that 80 columns split 48 + 32, not 64 + 16). */
 void dynrt__split_gemm(int threads, size_t ni, size_t nj, size_t pixels, int flat, size_t *ti,
                        size_t *tj);
 /* Depthwise tiles: i = output rows, j = 16-channel groups; channels when SE sums are
  * accumulated (per channel) or there are fewer rows than threads, rows otherwise. */
 void dynrt__split_dw(int threads, size_t oh, size_t groups, int se_sums, size_t *ti, size_t *tj);
-/* One tile of a flat GEMM: pixels i0..i1 of g, panel pairs j0..j1. */
+/* One tile of a flat GEMM: pixels i0..i1 of g, panels j0..j1. */
 void dynrt__gemm_tile(const dynrt_kernels *kern, const dynrt_gemm_args *g, size_t i0, size_t i1,
                       size_t j0, size_t j1);
 /* One tile of a depthwise call: output rows i0..i1 of d, channel groups j0..j1. */

@@ -220,7 +220,7 @@ typedef struct gemm_op {
   size_t ldc, c_rs;
 } gemm_op;
 
-/* Tile (i0..i1) x (j0..j1): i = pixels (flat) or image rows, j = pairs of 16-wide panels. */
+/* Tile (i0..i1) x (j0..j1): i = pixels (flat) or image rows, j = 16-wide panels. */
 static void gemm_task(void *ctx, int thread, size_t i0, size_t i1, size_t j0, size_t j1) {
   (void)thread;
   const gemm_op *op = ctx;
@@ -264,7 +264,7 @@ static void par(dynrt_session *s, size_t ni, size_t nj, size_t ti, size_t tj, dy
 
 static void run_gemm(dynrt_session *s, gemm_op *op) {
   op->kern = s->kern;
-  size_t ni = op->m, nj = DYNRT_DIV_UP(op->n, 2 * DYNRT_NR), ti, tj;
+  size_t ni = op->m, nj = DYNRT_DIV_UP(op->n, DYNRT_NR), ti, tj;
   dynrt__split_gemm(s->threads, ni, nj, op->rows ? op->m * op->rw : op->m, !op->rows, &ti, &tj);
   par(s, ni, nj, ti, tj, gemm_task, op);
 }

@@ -34,7 +34,7 @@ void dynrt__split_dw(int threads, size_t oh, size_t groups, int se_sums, size_t 
 
 void dynrt__gemm_tile(const dynrt_kernels *kern, const dynrt_gemm_args *o, size_t i0, size_t i1,
                       size_t j0, size_t j1) {
-  size_t n0 = j0 * 2 * DYNRT_NR, n1 = DYNRT_MIN(j1 * 2 * DYNRT_NR, o->n);
+  size_t n0 = j0 * DYNRT_NR, n1 = DYNRT_MIN(j1 * DYNRT_NR, o->n);
   if (n0 >= n1 || i0 >= i1) return;
   dynrt_gemm_args g = *o;
   g.m = i1 - i0;
