@@ -224,6 +224,7 @@ static void test_refused_writes_then_recovery(void **state) {
     dynrt_rtm_get_stats(fx->rtm, &s1);
     /* Failed writes are not counted as writes; the failure names file and value. */
     assert_int_equal(s1.freq_writes, s0.freq_writes);
+    assert_true(s1.freq_write_errors > s0.freq_write_errors); /* counted as errors */
     const char *m = dynrt_platform_errmsg(fx->p);
     if (!strstr(m, "scaling_setspeed")) fail_msg("platform message: %s", m);
     assert_non_null(strstr(m, e ? "Invalid argument" : "busy"));

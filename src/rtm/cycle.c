@@ -18,6 +18,31 @@ static int lowest_allowed(const rtm_dom *dom) {
   return -1;
 }
 
+/* A frequency write failed (a read-only or vanished sysfs file, a firmware refusal): the
+ * domain stays where it is. Its frequency is read back, so that the next plan does not take
+ * the write for done and the in-flight predictions of a time-shared domain use the OPP it
+ * really runs at. Caller holds rtm->mu, not fly_mu. */
+static void freq_write_failed(dynrt_rtm *rtm, int d, uint32_t khz, uint64_t now) {
+  rtm_dom *dom = &rtm->dom[d];
+  DYNRT_LOGW(MOD, "set_freq %s %u kHz: %s", dom->name, khz, dynrt_platform_errmsg(rtm->p));
+  rtm->stats.freq_write_errors++;
+  uint32_t cur = 0;
+  int idx = -1;
+  if (dynrt_platform_get_freq(rtm->p, d, &cur) == DYNRT_OK && cur > 0) {
+    dom->applied_khz = cur;
+    for (int f = 0; f < dom->nopps; f++)
+      if (dom->khz[f] <= cur) idx = f; /* the OPP at or below what it runs at */
+  } else {
+    dom->applied_khz = 0; /* unknown: the next plan writes again */
+  }
+  if (rtm__contends(rtm, d)) {
+    pthread_mutex_lock(&rtm->fly_mu);
+    rtm__fly_segment(rtm, d, now);
+    rtm->cur_opp[d] = idx;
+    pthread_mutex_unlock(&rtm->fly_mu);
+  }
+}
+
 /* Cores each domain offers now and the OPPs its limits allow. */
 static void refresh_domains(dynrt_rtm *rtm) {
   uint64_t avail = ~0ull;
@@ -214,7 +239,7 @@ dynrt_status rtm__replan(dynrt_rtm *rtm, uint64_t now) {
       dom->applied_khz = actual;
       rtm->stats.freq_writes++;
     } else {
-      DYNRT_LOGW(MOD, "set_freq %s %u kHz: %s", dom->name, khz, dynrt_platform_errmsg(rtm->p));
+      freq_write_failed(rtm, d, khz, cnow);
     }
   }
   uint64_t masks[DYNRT_RTM_MAX_APPS];
@@ -317,8 +342,7 @@ void rtm__fly_apply(dynrt_rtm *rtm, int d) {
       rtm->stats.freq_writes++;
       rtm->boosts++;
     } else {
-      DYNRT_LOGW(MOD, "set_freq %s %u kHz: %s", dom->name, dom->khz[f],
-                 dynrt_platform_errmsg(rtm->p));
+      freq_write_failed(rtm, d, dom->khz[f], now);
     }
   }
   pthread_mutex_unlock(&rtm->mu);
