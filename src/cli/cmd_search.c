@@ -310,7 +310,7 @@ int dynrt_cmd_search(int argc, char **argv) {
     front[b + 1] = v;
   }
   nf = nfront < max_fin ? nfront : (int)max_fin;
-  fin = calloc((size_t)nf, sizeof *fin);
+  fin = calloc((size_t)nf + 2, sizeof *fin);
   if (!fin) {
     free(front);
     goto done;
@@ -322,6 +322,27 @@ int dynrt_cmd_search(int argc, char **argv) {
     fin[i].pred_ms = objs[front[k] * 2 + 1];
   }
   free(front);
+  /* The ends of the space are always finalists: on the search's small validation subset
+   * the largest sub-network can look dominated by one within the subset's noise, and a
+   * library without it caps the accuracy a manager can ask for. The re-measured front
+   * (all validation images) decides whether they are kept. */
+  for (int e = 0; e < 2; e++) {
+    dynrt_subnet end;
+    if (e == 0)
+      dynrt_subnet_largest(m, &end);
+    else
+      dynrt_subnet_smallest(m, &end);
+    int have = 0;
+    for (int i = 0; i < nf && !have; i++) have = dynrt_subnet_equal(m, &fin[i].cfg, &end);
+    for (int a = 0; a < na && !have; a++) {
+      if (!dynrt_subnet_equal(m, &arch[a], &end)) continue;
+      fin[nf].cfg = arch[a];
+      fin[nf].search_err = objs[a * 2];
+      fin[nf].pred_ms = objs[a * 2 + 1];
+      nf++;
+      have = 1;
+    }
+  }
   printf("  %d sub-networks evaluated; search front %d, finalists %d\n", na, nfront, nf);
   /* finalists: recalibrate, full accuracy, re-measure latency and energy */
   snprintf(path, sizeof path, "%s.bn.safetensors", base);

@@ -32,6 +32,14 @@ add_test(NAME offline_cli_search
           --boards xavier-nx,rpi4 -o ${DYNRT_OFFLINE_OUT}/tiny.oplib.json)
 set_tests_properties(offline_cli_profile offline_cli_calibrate_eval offline_cli_search
   PROPERTIES TIMEOUT 300 ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+# The ends of the space are always finalists (the archive's first two entries are the largest
+# and the smallest sub-networks, evaluated first).
+if(EXISTS /usr/bin/python3)
+  add_test(NAME offline_cli_search_ends
+    COMMAND /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=[x['config'] for x in r['finalists']]; a=[x['config'] for x in r['search']['archive'][:2]]; sys.exit(0 if all(c in f for c in a) else 'ends missing from finalists: %s not in %s' % (a, f))"
+            ${DYNRT_OFFLINE_OUT}/tiny.search.json)
+  set_tests_properties(offline_cli_search_ends PROPERTIES DEPENDS offline_cli_search)
+endif()
 
 if(EXISTS /usr/bin/python3)
   add_test(NAME eval_parity_tiny
