@@ -2,7 +2,7 @@
 """Peer benchmark driver: the same sub-networks, the same weights, in dynrt and in peer
 runtimes (ONNX Runtime, PyTorch, XNNPACK, oneDNN), outputs checked before anything is timed.
 
-    /usr/bin/python3 bench/peers/run_peers.py [--suite cifar,imagenet] [--threads 1,2]
+    /usr/bin/python3 bench/peers/run_peers.py [--suite cifar,imagenet,shipped] [--threads 1,2]
         [--rounds 3] [--build build-peers] [--ort-lib PATH]
         [--peers dynrt,ort,torch,torch-jit,xnnpack,onednn] [--only LABEL]
     /usr/bin/python3 bench/peers/run_peers.py --switch ...      switching costs and memory
@@ -11,6 +11,8 @@ runtimes (ONNX Runtime, PyTorch, XNNPACK, oneDNN), outputs checked before anythi
 Models are random-weight dynrt files made with python/dynrt_ref (random BN statistics and
 kernel-transform matrices, so nothing folds away): `cifar` is the OFA-CIFAR shape of the `cpu`
 preset of python/train.py, `imagenet` is ofa_mbv3_d234_e346_k357_w1.2 (formats.md §1.1).
+`shipped` is the trained models/cifar10-ofa-cpu.safetensors with the one-thread Pareto
+sub-networks of its host library (models/cifar10-ofa-cpu.oplib.json).
 Each sub-network is exported once by python/export_onnx.py (ONNX for ORT, a pickled static
 module for PyTorch, a layer list for the C peers). Every peer program prints one JSON line
 (bench/peers/peer_common.h) and writes its logits; a peer whose logits differ from dynrt's by
@@ -88,6 +90,24 @@ def suites(names):
         k5 = SubnetConfig(32, 1.0, [3] * 5, [5] * nb, [6] * nb)
         out.append(("cifar", path, [("smallest", SubnetConfig.smallest(arch)), ("mid k3/5", mid),
                                     ("largest k5", k5), ("largest k7", SubnetConfig.largest(arch))]))
+    if "shipped" in names:
+        # the trained model with its trained weights and the Pareto sub-networks of its host
+        # library at one thread (models/cifar10-ofa-cpu.oplib.json)
+        path = os.path.join(REPO, "models", "cifar10-ofa-cpu.safetensors")
+        lib_path = os.path.join(REPO, "models", "cifar10-ofa-cpu.oplib.json")
+        if not (os.path.exists(path) and os.path.exists(lib_path)):
+            sys.exit("run_peers: suite 'shipped' needs %s and %s" % (path, lib_path))
+        arch = load_dynrt(path).arch
+        with open(lib_path) as f:
+            lib = json.load(f)
+        front = [p for p in lib["pareto"] if p["setting"] == 0][0]["subnets"]
+        nets = []
+        for sid in front:
+            sn = lib["subnets"][sid]
+            cfg = SubnetConfig.parse(sn["config"], arch)
+            nets.append(("%.1f MMAC %.1f%%" % (sn["macs"] / 1e6, 100 * sn["test"]["top1"]), cfg))
+        nets.sort(key=lambda n: count_macs(arch, n[1]))
+        out.append(("shipped", path, nets))
     if "imagenet" in names:
         arch = imagenet_arch()
         path = os.path.join(CACHE, "models", "imagenet-random.safetensors")
