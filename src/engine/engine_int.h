@@ -205,7 +205,8 @@ int dynrt__bn_active(const dynrt_model *m, const dynrt__subnet_ix *ix, int *ids,
 /* GEMM tiles: i = pixels (flat) or image rows (row mode, rows of rw pixels), j = 16-wide
  * weight panels (DYNRT_NR). Big M splits i (weights stay in cache per tile; flat tiles are
  * multiples of 8 pixels); small M is weight-bound and splits j, each thread streaming its
- * share (single panels, so that 80 columns split 48 + 32, not 64 + 16). */
+ * share (single panels), unless the panels split less evenly than the pixels (80 columns
+ * over 2 threads: 48 + 32; 64 pixels: 32 + 32). */
 void dynrt__split_gemm(int threads, size_t ni, size_t nj, size_t pixels, int flat, size_t *ti,
                        size_t *tj);
 /* Depthwise tiles: i = output rows, j = 16-channel groups; channels when SE sums are

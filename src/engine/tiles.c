@@ -13,12 +13,19 @@ void dynrt__split_gemm(int threads, size_t ni, size_t nj, size_t pixels, int fla
   *ti = ni;
   *tj = nj;
   if (t <= 1) return;
+  size_t pi = DYNRT_DIV_UP(ni, t); /* tile of a split over i */
+  if (flat) pi = DYNRT_ROUND_UP(pi, 8);
   if (pixels >= 64 * t && ni >= t) {
-    *ti = DYNRT_DIV_UP(ni, t);
-    if (flat) *ti = DYNRT_ROUND_UP(*ti, 8);
-  } else {
-    *tj = DYNRT_DIV_UP(nj, t);
+    *ti = pi;
+    return;
   }
+  /* Small M: panels, unless they split worse than the pixels do (80 columns = 5 panels go
+   * 3 + 2 over 2 threads, 64 pixels go 32 + 32): the larger share sets the time. */
+  size_t pj = DYNRT_DIV_UP(nj, t);
+  if (ni >= t && pi < ni && pi * nj < pj * ni)
+    *ti = pi;
+  else
+    *tj = pj;
 }
 
 void dynrt__split_dw(int threads, size_t oh, size_t groups, int se_sums, size_t *ti, size_t *tj) {
