@@ -1,7 +1,11 @@
 /* alloc.c - the one allocator every dynrt allocation goes through, with fault injection.
  * It must stay cheap: a counter increment and a compare on each call. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/core.h"
 
@@ -110,4 +114,15 @@ void dynrt__arena_free(dynrt_arena *arena) {
   if (!arena) return;
   dynrt__free(arena->base);
   memset(arena, 0, sizeof *arena);
+}
+
+void dynrt__advise_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  uintptr_t a = DYNRT_ROUND_UP((uintptr_t)p, (uintptr_t)DYNRT_HUGE_PAGE);
+  uintptr_t e = ((uintptr_t)p + bytes) & ~((uintptr_t)DYNRT_HUGE_PAGE - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
 }

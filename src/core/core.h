@@ -20,6 +20,11 @@ void *dynrt__aligned_alloc(size_t size, size_t align); /* align: power of two */
 void *dynrt__realloc(void *ptr, size_t old_size, size_t new_size);
 char *dynrt__strdup(const char *s);
 void dynrt__free(void *ptr);
+/* Asks the OS to back [p, p + bytes) with huge pages where it can (Linux transparent huge
+ * pages in "madvise" mode); only whole 2 MiB pages inside the range; advisory, no effect
+ * elsewhere. Call before the memory is first written. */
+void dynrt__advise_huge(void *p, size_t bytes);
+#define DYNRT_HUGE_PAGE ((size_t)2 << 20)
 /* Allocations performed so far (for "no allocation on the hot path" checks). */
 uint64_t dynrt__alloc_count(void);
 

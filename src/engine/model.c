@@ -306,7 +306,14 @@ static dynrt_status build(dynrt_model *m, dynrt__st_file *f, dynrt_err *err) {
     if ((f->tensors[i].end - f->tensors[i].begin) / 4 > big)
       big = (size_t)(f->tensors[i].end - f->tensors[i].begin) / 4;
   l->scratch_floats = big ? big : 1;
-  m->blob = dynrt__aligned_alloc(m->blob_floats * sizeof(float), 64);
+  /* The packed weights are streamed once per inference: a large model's weights on 4 KiB
+   * pages cost a TLB miss every few kilobytes. Huge-page aligned and advised, so that the
+   * kernel can back them with 2 MiB pages (the BN-table area after them is left alone: its
+   * untouched pages stay non-resident). */
+  size_t blob_bytes = m->blob_floats * sizeof(float), wbytes = weights * sizeof(float);
+  int huge = wbytes >= 2 * DYNRT_HUGE_PAGE;
+  m->blob = dynrt__aligned_alloc(blob_bytes, huge ? DYNRT_HUGE_PAGE : 64);
+  if (m->blob && huge) dynrt__advise_huge(m->blob, wbytes);
   l->tmp[0] = dynrt__aligned_alloc(cmax * kk * sizeof(float), 64);
   l->tmp[1] = dynrt__aligned_alloc(cmax * kk * sizeof(float), 64);
   if (!m->blob || !l->tmp[0] || !l->tmp[1]) {
