@@ -487,14 +487,54 @@ static void test_destroy_null(void **state) {
   dynrt_bn_table_destroy(NULL);
 }
 
+/* The split of one kernel call over the pool (src/engine/tiles.c): tiles cover the whole
+ * call, and the larger share is as small as the unit allows. */
+static void test_split(void **state) {
+  (void)state;
+  size_t ti, tj;
+  /* one thread: one tile */
+  dynrt__split_gemm(1, 1024, 9, 1024, 1, &ti, &tj);
+  assert_int_equal(ti, 1024);
+  assert_int_equal(tj, 9);
+  /* big M (32x32 pixels): pixels, in multiples of 8 */
+  dynrt__split_gemm(2, 1024, 9, 1024, 1, &ti, &tj);
+  assert_int_equal(ti, 512);
+  assert_int_equal(tj, 9);
+  dynrt__split_gemm(2, 100, 9, 100 * 16, 0, &ti, &tj); /* row mode: rows, no rounding */
+  assert_int_equal(ti, 50);
+  /* small M, even panels (8x8, 480 columns = 30 panels): panels, 15 + 15 */
+  dynrt__split_gemm(2, 64, 30, 64, 1, &ti, &tj);
+  assert_int_equal(ti, 64);
+  assert_int_equal(tj, 15);
+  /* small M, 80 columns = 5 panels (3 + 2): 64 pixels split 32 + 32 instead */
+  dynrt__split_gemm(2, 64, 5, 64, 1, &ti, &tj);
+  assert_int_equal(ti, 32);
+  assert_int_equal(tj, 5);
+  /* one pixel (the FC head): panels */
+  dynrt__split_gemm(2, 1, 80, 1, 1, &ti, &tj);
+  assert_int_equal(ti, 1);
+  assert_int_equal(tj, 40);
+  /* depthwise: rows; channels with SE sums or fewer rows than threads */
+  dynrt__split_dw(2, 32, 9, 0, &ti, &tj);
+  assert_int_equal(ti, 16);
+  assert_int_equal(tj, 9);
+  dynrt__split_dw(2, 32, 9, 1, &ti, &tj);
+  assert_int_equal(ti, 32);
+  assert_int_equal(tj, 5);
+  dynrt__split_dw(4, 2, 30, 0, &ti, &tj);
+  assert_int_equal(ti, 2);
+  assert_int_equal(tj, 8);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parity_tiny),    cmocka_unit_test(test_parity_tiny_w),
-      cmocka_unit_test(test_parity_threads), cmocka_unit_test(test_switching),
-      cmocka_unit_test(test_bn_table),       cmocka_unit_test(test_image_input),
-      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_centre_crop),
-      cmocka_unit_test(test_preprocess),     cmocka_unit_test(test_threads),
-      cmocka_unit_test(test_shared_model),   cmocka_unit_test(test_destroy_null),
+      cmocka_unit_test(test_split),         cmocka_unit_test(test_parity_tiny),
+      cmocka_unit_test(test_parity_tiny_w), cmocka_unit_test(test_parity_threads),
+      cmocka_unit_test(test_switching),     cmocka_unit_test(test_bn_table),
+      cmocka_unit_test(test_image_input),   cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_centre_crop),   cmocka_unit_test(test_preprocess),
+      cmocka_unit_test(test_threads),       cmocka_unit_test(test_shared_model),
+      cmocka_unit_test(test_destroy_null),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,11 +181,11 @@ typedef struct dynrt_rtm_stats {
   uint64_t plans;       /* level-2 runs */
   uint64_t plan_ns_sum; /* time spent in them */
   uint64_t plan_ns_last;
-  uint64_t freq_writes;   /* successful dynrt_platform_set_freq calls */
+  uint64_t freq_writes;       /* successful dynrt_platform_set_freq calls */
   uint64_t freq_write_errors; /* failed ones (the domain is read back and left as it is) */
-  uint64_t assign_writes; /* dynrt_platform_assign calls */
-  uint64_t events;        /* platform events consumed */
-  int infeasible;         /* the last plan degraded some app */
+  uint64_t assign_writes;     /* dynrt_platform_assign calls */
+  uint64_t events;            /* platform events consumed */
+  int infeasible;             /* the last plan degraded some app */
 } dynrt_rtm_stats;
 
 /*

@@ -3,7 +3,6 @@
  * through these; bench/kernels.c times the same tiles, so its 2-thread table measures the
  * split the engine uses.
  */
-#include <string.h>
 
 #include "engine/engine_int.h"
 

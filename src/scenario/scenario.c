@@ -13,7 +13,6 @@
 
 #include "core/core.h"
 #include "dynrt/sim.h"
-#include "platform/platform_int.h"
 #include "scenario/scenario.h"
 
 /* Bounds that catch unit mistakes: a day of scenario, an hour per inference. */
