@@ -1,6 +1,7 @@
 /* test_offline_profile.c - latency summaries on known samples, timing a session, the
  * per-block latency table (coverage of every sub-network, prediction = sum of entries,
- * its JSON output format). No timing is compared against a number: only structure. */
+ * its JSON output format), the memory-term fit on synthetic data. No timing is compared
+ * against a number: only structure. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,8 +149,41 @@ static void test_block_table(void **state) {
   dynrt_model_destroy(m);
 }
 
+/* The memory term: data made from a known (a, b, c) is fitted back; a machine whose
+ * latency is a plain multiple of the table gives b = 0; bad input is refused. */
+static void test_latency_fit(void **state) {
+  (void)state;
+  enum { N = 12 };
+  double t[N], w[N], y[N];
+  for (int i = 0; i < N; i++) {
+    t[i] = 2e5 + 5e4 * i;             /* table: 0.2 .. 0.75 ms */
+    w[i] = 8e6 + 1e6 * ((i * 5) % N); /* 8 .. 19 MB of weights, not sorted with t */
+    double over = w[i] > 12e6 ? w[i] - 12e6 : 0;
+    y[i] = 1.2 * t[i] + 0.04 * over; /* 0.04 ns per byte = 40 us per MB */
+  }
+  dynrt_latency_fit f;
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, -1, &f), DYNRT_OK);
+  assert_true(fabs(f.a - 1.2) < 0.01);
+  assert_true(fabs(f.b - 0.04) < 0.002);
+  assert_true(fabs(f.c - 12e6) < 0.2e6);
+  assert_true(f.rms_pct < 0.5);
+  for (int i = 0; i < N; i++) /* leave-one-out predicts the left-out point */
+    if (!dynrt_latency_fit_solve(t, w, y, N, i, &f))
+      assert_true(fabs(dynrt_latency_fit_predict(&f, t[i], w[i]) - y[i]) / y[i] < 0.02);
+  for (int i = 0; i < N; i++) y[i] = 1.5 * t[i];
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, -1, &f), DYNRT_OK);
+  assert_true(fabs(f.a - 1.5) < 1e-9 && f.b == 0 && f.c == 0);
+  assert_true(fabs(dynrt_latency_fit_predict(&f, 1e5, 30e6) - 1.5e5) < 1e-6);
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, 3, 0, &f), DYNRT_ERR_INVALID_ARG);
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, 3, -1, &f), DYNRT_OK);
+  y[1] = -1;
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, -1, &f), DYNRT_ERR_INVALID_ARG);
+  assert_int_equal(dynrt_latency_fit_solve(NULL, w, y, N, -1, &f), DYNRT_ERR_INVALID_ARG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_latency_fit),
       cmocka_unit_test(test_summary),
       cmocka_unit_test(test_profile_session),
       cmocka_unit_test(test_block_table),

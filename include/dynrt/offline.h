@@ -170,6 +170,34 @@ DYNRT_API dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int r
                                              dynrt_latency *out);
 
 /*
+ * Whole-network latency from the block table plus a memory term. The table times each
+ * block with its weights warm in the cache; in a whole sub-network whose weights exceed what
+ * the cache keeps from one inference to the next, the excess streams from memory:
+ *
+ *   predicted = a * table + b * max(0, W - C)
+ *
+ * with W the sub-network's weight bytes and a > 0, b >= 0, C >= 0 fitted (least squares of
+ * the relative error) to measured sub-networks. skip >= 0 leaves that one out of the fit
+ * (leave-one-out evaluation); n - (skip >= 0) must be >= 3. On a machine whose weights stay
+ * in cache b comes out 0 and the fit is a plain scale of the table.
+ */
+typedef struct dynrt_latency_fit {
+  double a;       /* scale of the table's sum */
+  double b;       /* ns per weight byte beyond c */
+  double c;       /* weight bytes the cache keeps between inferences */
+  double rms_pct; /* rms relative error of the fit over the points it used, % */
+} dynrt_latency_fit;
+
+DYNRT_API dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes,
+                                               const double *measured_ns, int n, int skip,
+                                               dynrt_latency_fit *out);
+DYNRT_API double dynrt_latency_fit_predict(const dynrt_latency_fit *f, double table_ns,
+                                           double bytes);
+
+/* The same without warm-up or summary: runs inferences timed one by one, ns[i] each. */
+DYNRT_API dynrt_status dynrt_profile_session_raw(dynrt_session *s, int runs, uint64_t *ns);
+
+/*
  * Per-block latency table: every block configuration (stage position, cin, mid, cout,
  * kernel, stride, SE, activation, input size) a sub-network can contain, timed by running
  * that block alone with the process's kernels (one thread), plus the stem and head per
@@ -215,8 +243,8 @@ typedef struct dynrt_derive_opts {
   int gpu_only;         /* only settings of GPU domains */
 } dynrt_derive_opts;
 DYNRT_API dynrt_status dynrt_oplib_derive_board_ex(const char *board, const dynrt_oplib *src,
-                                                   const dynrt_derive_opts *opts,
-                                                   dynrt_oplib **out, dynrt_error *err);
+                                                   const dynrt_derive_opts *opts, dynrt_oplib **out,
+                                                   dynrt_error *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Multi-objective search (NSGA-II, minimisation of every objective)                     */

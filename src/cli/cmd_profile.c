@@ -120,34 +120,63 @@ int dynrt_cmd_profile(int argc, char **argv) {
                          : modelled ? "MODELLED (platform power model; whole machine, includes "
                                       "other load)"
                                     : "measured (sensor)");
-  for (int t = 0; t < nth; t++) {
+  /* Whole sub-networks are timed in ROUNDS interleaved rounds (each round: every
+   * sub-network, one warm-up run after the switch, then its share of the runs), so that a
+   * change in machine load during the profile falls on all of them alike; the median is
+   * over all of a sub-network's runs. Energy accumulates over its runs the same way. */
+  enum { ROUNDS = 5 };
+  int *got = calloc((size_t)n, sizeof *got), *no_e = calloc((size_t)n, sizeof *no_e);
+  uint64_t **all = calloc((size_t)n, sizeof *all);
+  int ok = got && no_e && all;
+  for (int i = 0; ok && i < n; i++) ok = (all[i] = calloc((size_t)runs, sizeof **all)) != NULL;
+  for (int t = 0; ok && t < nth; t++) {
     dynrt_session *s = NULL;
     dynrt_session_options o = {NULL, th[t], th[t]};
     if (dynrt_session_create(m, &o, &s, &err)) {
       dynrt_cli_fail("profile", "%s", err.msg);
-      goto done;
+      ok = 0;
+      break;
     }
-    for (int i = 0; i < n; i++) {
-      uint64_t e0 = 0, e1 = 0;
-      dynrt_latency *l = &lat[i * nth + t];
-      int have_e = 0;
-      if (dynrt_session_set_subnet(s, &cfg[i], NULL)) {
-        dynrt_cli_fail("profile", "%s", dynrt_session_errmsg(s));
-        dynrt_session_destroy(s);
-        goto done;
+    memset(got, 0, sizeof *got * (size_t)n);
+    memset(no_e, 0, sizeof *no_e * (size_t)n);
+    for (int round = 0; ok && round < ROUNDS; round++) {
+      for (int i = 0; ok && i < n; i++) {
+        int k = runs * (round + 1) / ROUNDS - runs * round / ROUNDS;
+        uint64_t e0 = 0, e1 = 0;
+        if (dynrt_session_set_subnet(s, &cfg[i], NULL)) {
+          dynrt_cli_fail("profile", "%s", dynrt_session_errmsg(s));
+          ok = 0;
+          break;
+        }
+        dynrt_latency w;
+        if (round == 0)
+          dynrt_profile_session(s, warmup, 1, &w); /* warm-up at this config */
+        else
+          dynrt_profile_session(s, 0, 1, &w); /* one run after the switch */
+        int have_e = p && !dynrt_platform_read_energy(p, &e0);
+        if (k > 0 && dynrt_profile_session_raw(s, k, all[i] + got[i])) {
+          dynrt_cli_fail("profile", "run failed: %s", dynrt_session_errmsg(s));
+          ok = 0;
+          break;
+        }
+        got[i] += k;
+        if (have_e && !dynrt_platform_read_energy(p, &e1) && e1 > e0)
+          energy[i * nth + t] += (double)(e1 - e0) * 1e-3; /* mJ */
+        else
+          no_e[i] = 1; /* a round without a reading: no energy for this one */
       }
-      dynrt_profile_session(s, warmup, 1, l); /* warm-up at this config */
-      if (p && !dynrt_platform_read_energy(p, &e0)) have_e = 1;
-      if (dynrt_profile_session(s, 0, runs, l)) {
-        dynrt_cli_fail("profile", "run failed: %s", dynrt_session_errmsg(s));
-        dynrt_session_destroy(s);
-        goto done;
-      }
-      if (have_e && !dynrt_platform_read_energy(p, &e1) && e1 > e0)
-        energy[i * nth + t] = (double)(e1 - e0) * 1e-3 / runs; /* mJ per inference */
+    }
+    for (int i = 0; ok && i < n; i++) {
+      dynrt_latency_summary(all[i], got[i], &lat[i * nth + t]);
+      energy[i * nth + t] = no_e[i] ? 0 : energy[i * nth + t] / got[i]; /* per inference */
     }
     dynrt_session_destroy(s);
   }
+  for (int i = 0; all && i < n; i++) free(all[i]);
+  free(all);
+  free(got);
+  free(no_e);
+  if (!ok) goto done;
   for (int i = 0; i < n; i++) pred1[i] = dynrt_block_lut_predict(lut, &cfg[i]) * 1e-6;
   root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "format", "dynrt-profile");
@@ -173,39 +202,73 @@ int dynrt_cmd_profile(int argc, char **argv) {
     free(pred);
     goto done;
   }
+  double *tab = calloc((size_t)n, sizeof *tab), *wb = calloc((size_t)n, sizeof *wb),
+         *meas = calloc((size_t)n, sizeof *meas);
+  if (!tab || !wb || !meas) {
+    free(tab), free(wb), free(meas), free(errs), free(ratios), free(pred);
+    goto done;
+  }
+  for (int i = 0; i < n; i++) {
+    tab[i] = pred1[i] * 1e6;
+    wb[i] = (double)dynrt_subnet_params(m, &cfg[i]) * sizeof(float);
+  }
   for (int t = 0; t < nth; t++) {
-    /* raw (one thread only): the table's sum; fitted (every thread count): the table x
-     * the median measured/predicted ratio of the other sub-networks (leave-one-out) */
-    for (int fit = th[t] == 1 ? 0 : 1; fit <= 1; fit++) {
+    /* Methods: 0 the table's sum (one thread only, no fitting); 1 the table x the median
+     * measured/predicted ratio of the other sub-networks; 2 the table plus the memory term
+     * (dynrt_latency_fit_solve) fitted on the other sub-networks. 1 and 2 are leave-one-out:
+     * no sub-network's own measurement enters its prediction. The last one available is
+     * the predicted_ms column. */
+    for (int i = 0; i < n; i++) meas[i] = lat[i * nth + t].median_ms * 1e6;
+    int last = n >= 4 ? 2 : 1;
+    for (int meth = th[t] == 1 ? 0 : 1; meth <= last; meth++) {
       for (int i = 0; i < n; i++) {
-        double k = 1.0;
-        if (fit) {
+        double pv = pred1[i];
+        if (meth == 1) {
           int c = 0;
           for (int j = 0; j < n; j++)
             if (j != i) ratios[c++] = lat[j * nth + t].median_ms / pred1[j];
-          k = c ? median(ratios, c) : 1.0;
+          pv = pred1[i] * (c ? median(ratios, c) : 1.0);
+        } else if (meth == 2) {
+          dynrt_latency_fit f;
+          pv = dynrt_latency_fit_solve(tab, wb, meas, n, i, &f)
+                   ? pred1[i]
+                   : dynrt_latency_fit_predict(&f, tab[i], wb[i]) * 1e-6;
         }
-        double pv = pred1[i] * k;
-        if (fit == (th[t] == 1 ? 0 : 1)) pred[i * nth + t] = pv;
+        if (meth == last) pred[i * nth + t] = pv;
         errs[i] = fabs(pv - lat[i * nth + t].median_ms) / lat[i * nth + t].median_ms;
       }
       double mx = 0;
       for (int i = 0; i < n; i++) mx = errs[i] > mx ? errs[i] : mx;
       double md = median(errs, n);
-      const char *method = fit ? "block table x leave-one-out median measured/predicted ratio "
-                                 "(fitted)"
-                               : "sum of block-table entries (no fitting)";
+      static const char *const methods[] = {
+          "sum of block-table entries (no fitting)",
+          "block table x leave-one-out median measured/predicted ratio (fitted)",
+          "block table + memory term a*table + b*max(0, weight bytes - c), leave-one-out "
+          "(fitted)"};
       cJSON *o = cJSON_CreateObject();
       cJSON_AddNumberToObject(o, "threads", th[t]);
-      cJSON_AddStringToObject(o, "method", method);
+      cJSON_AddStringToObject(o, "method", methods[meth]);
       cJSON_AddNumberToObject(o, "median_abs_error_pct", 100 * md);
       cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
+      dynrt_latency_fit f;
+      if (meth == 2 && !dynrt_latency_fit_solve(tab, wb, meas, n, -1, &f)) {
+        /* the fit on all of them, for the record (not used for the errors above) */
+        cJSON *fj = cJSON_AddObjectToObject(o, "fit_all");
+        cJSON_AddNumberToObject(fj, "a", f.a);
+        cJSON_AddNumberToObject(fj, "b_ms_per_mb", f.b * 1e-6 * 1e6);
+        cJSON_AddNumberToObject(fj, "c_mb", f.c * 1e-6);
+        cJSON_AddNumberToObject(fj, "rms_pct", f.rms_pct);
+      }
       cJSON_AddItemToArray(pe, o);
       printf("prediction, %d thread(s), %s: median |error| %.2f%%, max %.2f%% over %d "
              "sub-networks\n",
-             th[t], method, 100 * md, 100 * mx, n);
+             th[t], methods[meth], 100 * md, 100 * mx, n);
+      if (meth == 2 && f.a > 0)
+        printf("  fit on all %d: a %.3f, b %.4f ms per MB beyond c %.2f MB (rms %.1f%%)\n", n, f.a,
+               f.b, f.c * 1e-6, f.rms_pct);
     }
   }
+  free(tab), free(wb), free(meas);
   printf("%-18s %8s %3s %9s %9s %8s %8s %10s %9s\n", "sub-network id", "MMACs", "thr", "median ms",
          "p95 ms", "spread", "pred ms", "energy mJ", "");
   for (int i = 0; i < n; i++) {
@@ -216,6 +279,7 @@ int dynrt_cmd_profile(int argc, char **argv) {
     cJSON_AddStringToObject(o, "config", cs);
     cJSON_AddStringToObject(o, "id", key);
     cJSON_AddNumberToObject(o, "macs", (double)dynrt_subnet_macs(m, &cfg[i]));
+    cJSON_AddNumberToObject(o, "params", (double)dynrt_subnet_params(m, &cfg[i]));
     cJSON_AddNumberToObject(o, "predicted_1t_ms", pred1[i]);
     cJSON *ta = cJSON_AddArrayToObject(o, "threads");
     for (int t = 0; t < nth; t++) {

@@ -576,6 +576,37 @@ int dynrt_cmd_search(int argc, char **argv) {
            100 * md, 100 * perr[nf - 1]);
   }
   free(perr);
+  if (k1 >= 0 && nf >= 4) {
+    /* the table + memory term (dynrt_latency_fit_solve), leave-one-out over the finalists */
+    double *tv = calloc((size_t)nf, sizeof *tv), *wv = calloc((size_t)nf, sizeof *wv),
+           *yv = calloc((size_t)nf, sizeof *yv), *ev = calloc((size_t)nf, sizeof *ev);
+    int ok = tv && wv && yv && ev;
+    for (int i = 0; ok && i < nf; i++) {
+      tv[i] = fin[i].pred_ms * 1e6;
+      wv[i] = (double)dynrt_subnet_params(m, &fin[i].cfg) * sizeof(float);
+      yv[i] = fin[i].lat[k1].median_ms * 1e6;
+    }
+    for (int i = 0; ok && i < nf; i++) {
+      dynrt_latency_fit f;
+      ok = !dynrt_latency_fit_solve(tv, wv, yv, nf, i, &f);
+      if (ok) ev[i] = fabs(dynrt_latency_fit_predict(&f, tv[i], wv[i]) - yv[i]) / yv[i];
+    }
+    if (ok) {
+      double mx = 0, md;
+      for (int i = 0; i < nf; i++) mx = ev[i] > mx ? ev[i] : mx;
+      for (int a = 1; a < nf; a++) /* insertion sort for the median */
+        for (int b = a; b > 0 && ev[b - 1] > ev[b]; b--) {
+          double v = ev[b];
+          ev[b] = ev[b - 1], ev[b - 1] = v;
+        }
+      md = nf % 2 ? ev[nf / 2] : 0.5 * (ev[nf / 2 - 1] + ev[nf / 2]);
+      cJSON_AddNumberToObject(rep, "prediction_memory_term_loo_median_abs_error_pct_1t", 100 * md);
+      printf("  block table + memory term, leave-one-out over the finalists (1 thread): median "
+             "|error| %.2f%%, max %.2f%%\n",
+             100 * md, 100 * mx);
+    }
+    free(tv), free(wv), free(yv), free(ev);
+  }
   snprintf(path, sizeof path, "%s.search.json", base);
   {
     char *text = cJSON_Print(rep);

@@ -42,30 +42,119 @@ void dynrt_latency_summary(uint64_t *ns, int n, dynrt_latency *out) {
   out->spread = out->median_ms > 0 ? (out->p95_ms - pct(ns, n, 5) * 1e-6) / out->median_ms : 0;
 }
 
-dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int runs, dynrt_latency *out) {
-  if (!s || !out || runs < 1 || warmup < 0) return DYNRT_ERR_INVALID_ARG;
+/* A fixed input for timing: any values do, the kernels' time does not depend on them. */
+static float *timing_input(dynrt_session *s, int *r) {
   dynrt_subnet cfg;
   dynrt_session_get_subnet(s, &cfg);
-  int r = cfg.r;
-  float *in = dynrt__malloc(sizeof(float) * (size_t)(r * r * 3));
+  *r = cfg.r;
+  float *in = dynrt__malloc(sizeof(float) * (size_t)(cfg.r * cfg.r * 3));
+  for (int i = 0; in && i < cfg.r * cfg.r * 3; i++) in[i] = sinf(0.37f * (float)i);
+  return in;
+}
+
+dynrt_status dynrt_profile_session_raw(dynrt_session *s, int runs, uint64_t *ns) {
+  if (!s || !ns || runs < 1) return DYNRT_ERR_INVALID_ARG;
+  int r;
+  float *in = timing_input(s, &r);
+  if (!in) return DYNRT_ERR_NOMEM;
+  dynrt_status st = DYNRT_OK;
+  for (int i = 0; i < runs && !st; i++) {
+    uint64_t t0 = dynrt_now_ns();
+    st = dynrt_session_run_tensor(s, in, r);
+    ns[i] = dynrt_now_ns() - t0;
+  }
+  dynrt__free(in);
+  return st;
+}
+
+dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int runs, dynrt_latency *out) {
+  if (!s || !out || runs < 1 || warmup < 0) return DYNRT_ERR_INVALID_ARG;
+  int r;
+  float *in = timing_input(s, &r);
   uint64_t *t = dynrt__malloc(sizeof(uint64_t) * (size_t)runs);
   if (!in || !t) {
     dynrt__free(in);
     dynrt__free(t);
     return DYNRT_ERR_NOMEM;
   }
-  for (int i = 0; i < r * r * 3; i++) in[i] = sinf(0.37f * (float)i);
   dynrt_status st = DYNRT_OK;
   for (int i = 0; i < warmup && !st; i++) st = dynrt_session_run_tensor(s, in, r);
-  for (int i = 0; i < runs && !st; i++) {
-    uint64_t t0 = dynrt_now_ns();
-    st = dynrt_session_run_tensor(s, in, r);
-    t[i] = dynrt_now_ns() - t0;
-  }
-  if (!st) dynrt_latency_summary(t, runs, out);
   dynrt__free(in);
+  if (!st) st = dynrt_profile_session_raw(s, runs, t);
+  if (!st) dynrt_latency_summary(t, runs, out);
   dynrt__free(t);
   return st;
+}
+
+/* ---- the memory term ---- */
+
+double dynrt_latency_fit_predict(const dynrt_latency_fit *f, double table_ns, double bytes) {
+  double over = bytes > f->c ? bytes - f->c : 0;
+  return f->a * table_ns + f->b * over;
+}
+
+/* Least squares of the relative error for fixed c: minimise sum ((a t + b o - y) / y)^2 with
+ * b >= 0. Returns the sum of squares, or -1 when no a > 0 fits. */
+static double sse_of(const double *t, const double *w, const double *y, int n, int skip, double c,
+                     double a, double b) {
+  double sse = 0;
+  for (int i = 0; i < n; i++) {
+    if (i == skip) continue;
+    double e = (a * t[i] + b * (w[i] > c ? w[i] - c : 0) - y[i]) / y[i];
+    sse += e * e;
+  }
+  return sse;
+}
+
+/* Least squares of the relative error for fixed c: minimise sum ((a t + b o - y) / y)^2 with
+ * b >= 0; the memory term is kept only where it lowers the error by more than rounding.
+ * Returns the sum of squares, or -1 when no a > 0 fits. */
+static double fit_at(const double *t, const double *w, const double *y, int n, int skip, double c,
+                     double *a, double *b) {
+  double stt = 0, sto = 0, soo = 0, st = 0, so = 0;
+  for (int i = 0; i < n; i++) {
+    if (i == skip) continue;
+    double u = t[i] / y[i], v = (w[i] > c ? w[i] - c : 0) / y[i];
+    stt += u * u, sto += u * v, soo += v * v, st += u, so += v;
+  }
+  *b = 0;
+  *a = stt > 0 ? st / stt : 0;
+  if (!(*a > 0)) return -1;
+  double sse = sse_of(t, w, y, n, skip, c, *a, 0);
+  double det = stt * soo - sto * sto;
+  if (soo > 0 && det > 1e-12 * stt * soo) {
+    double aa = (st * soo - so * sto) / det, bb = (stt * so - sto * st) / det;
+    double s2 = aa > 0 && bb > 0 ? sse_of(t, w, y, n, skip, c, aa, bb) : sse;
+    if (s2 < sse * (1 - 1e-6) - 1e-12) *a = aa, *b = bb, sse = s2;
+  }
+  return sse;
+}
+
+dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes,
+                                     const double *measured_ns, int n, int skip,
+                                     dynrt_latency_fit *out) {
+  if (!table_ns || !bytes || !measured_ns || !out || n - (skip >= 0 && skip < n) < 3)
+    return DYNRT_ERR_INVALID_ARG;
+  double wmax = 0;
+  for (int i = 0; i < n; i++) {
+    if (!(table_ns[i] > 0 && measured_ns[i] > 0 && bytes[i] >= 0)) return DYNRT_ERR_INVALID_ARG;
+    if (i != skip && bytes[i] > wmax) wmax = bytes[i];
+  }
+  /* c on a grid of 256 steps from 0 to the largest W (the sum of squares is piecewise smooth
+   * in c, with kinks at the W values; the grid is fine enough for a cache-size estimate) */
+  double best = -1;
+  memset(out, 0, sizeof *out);
+  for (int g = 0; g <= 256; g++) {
+    double c = wmax * g / 256.0, a, b;
+    double sse = fit_at(table_ns, bytes, measured_ns, n, skip, c, &a, &b);
+    if (sse >= 0 && (best < 0 || sse < best * (1 - 1e-9) - 1e-15)) {
+      best = sse;
+      out->a = a, out->b = b, out->c = b > 0 ? c : 0;
+    }
+  }
+  if (best < 0) return DYNRT_ERR_INVALID_ARG;
+  out->rms_pct = 100 * sqrt(best / (n - (skip >= 0 && skip < n)));
+  return DYNRT_OK;
 }
 
 /* ---- the table ---- */
