@@ -812,8 +812,8 @@ static void test_level2_brute_force(void **state) {
       if (!st.degraded) assert_true(ok);
       /* Ends before the next app decides: no overlap on a shared domain (that would
        * raise its frequency for the overlap, contend()). */
-      assert_int_equal(
-          dynrt_app_report(apps[a], (uint64_t)(dec.predicted_latency_ms * 1e6), 0), DYNRT_OK);
+      assert_int_equal(dynrt_app_report(apps[a], (uint64_t)(dec.predicted_latency_ms * 1e6), 0),
+                       DYNRT_OK);
     }
     for (int d = 0; d < p->info.ndomains; d++)
       assert_true(used[d] <= (p->domains[d].ncpus ? p->domains[d].ncpus : c.units));
@@ -940,6 +940,87 @@ static void test_contention_boost(void **state) {
   dynrt_platform_close(p);
 }
 
+/* Load steps on a time-shared GPU (dynrt_app_report_ex): the one sub-network takes 40 ms
+ * at 500 MHz and 20 ms at 1000 MHz; the target is 50 ms (fit 47.5 ms), so level 2 plans
+ * 500 MHz. An inference whose last 1/16 of work ran at half speed (a co-runner arrived near
+ * its end) barely moves the whole latency (42.5 ms) but its tail says slowdown 2: the
+ * estimate jumps to it, and the next plan runs 1000 MHz (2 x 20 = 40 ms fits). A tail
+ * within the scatter changes nothing; a bad tail fraction is refused. */
+static void test_load_step(void **state) {
+  (void)state;
+  dynrt_platform *p = fake_open("gpu-board");
+  int g = fake_add_domain(p, "gpu", 0, 0, (const uint32_t[]){500000, 1000000}, 2);
+  dynrt_oplib *lib = NULL;
+  assert_int_equal(dynrt_oplib_create("line", NULL, "gpu-board", &lib), DYNRT_OK);
+  dynrt_oplib_setting s0 = {"gpu", 500000, 0}, s1 = {"gpu", 1000000, 0};
+  assert_int_equal(dynrt_oplib_add_setting(lib, &s0, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_add_setting(lib, &s1, NULL), DYNRT_OK);
+  dynrt_oplib_subnet sn = {.config = "net0",
+                           .id = 1,
+                           .macs = 1000,
+                           .params = 1,
+                           .val_top1 = 0.8,
+                           .val_images = 100,
+                           .test_top1 = -1,
+                           .compute_ns = -1,
+                           .memory_ns = -1};
+  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
+  dynrt_oplib_point p0 = {.subnet = 0, .setting = 0, .latency_mean_ms = 40, .energy_mj = 10};
+  dynrt_oplib_point p1 = {.subnet = 0, .setting = 1, .latency_mean_ms = 20, .energy_mj = 30};
+  assert_int_equal(dynrt_oplib_add_point(lib, &p0), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_add_point(lib, &p1), DYNRT_OK);
+  assert_int_equal(dynrt_oplib_finalize(lib), DYNRT_OK);
+  dynrt_rtm *rtm = make_rtm(p, "rtm");
+  dynrt_app *a = add(rtm, lib, "a", 50 * MS, 100 * MS, 0, 1);
+  fake_board *fb = fake_of(p);
+  uint64_t t = 0;
+  int planned = 0;
+  dynrt_app_stats st;
+  /* 10 inferences as predicted, alternating 39 / 41 ms; tails in proportion. */
+  for (int i = 0; i < 10; i++) {
+    fb->now = t;
+    assert_int_equal(decide(a).khz, 500000);
+    uint64_t lat = (i % 2 ? 41 : 39) * MS;
+    fb->now = t += lat;
+    dynrt_report r = {lat, 1000, 0.0625, lat / 16};
+    assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_OK);
+    assert_int_equal(dynrt_rtm_step(rtm, t, &planned), DYNRT_OK);
+  }
+  /* A tail 8 % slow: scatter, not a step. */
+  fb->now = t;
+  assert_int_equal(decide(a).khz, 500000);
+  fb->now = t += 40 * MS;
+  dynrt_report r = {40 * MS, 1000, 0.0625, 2700000};
+  assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_OK);
+  dynrt_app_get_stats(a, &st);
+  assert_int_equal(st.load_steps, 0);
+  assert_int_equal(dynrt_rtm_step(rtm, t, &planned), DYNRT_OK);
+  /* The co-runner arrives 5 ms before the end: 37.5 ms alone + 2.5 ms of work in 5 ms. */
+  fb->now = t;
+  assert_int_equal(decide(a).khz, 500000);
+  fb->now = t += 42500000;
+  r = (dynrt_report){42500000, 1000, 0.0625, 5 * MS};
+  assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_OK);
+  dynrt_app_get_stats(a, &st);
+  assert_int_equal(st.load_steps, 1);
+  assert_int_equal(dynrt_rtm_step(rtm, t, &planned), DYNRT_OK);
+  assert_int_equal(planned, 1);
+  fb->now = t;
+  dynrt_decision d = decide(a);
+  assert_int_equal(d.khz, 1000000);
+  assert_true(d.predicted_latency_ms > 35 && d.predicted_latency_ms < 47.5);
+  assert_int_equal(fb->cur[g], 1000000);
+  /* bad input */
+  fb->now = t += 40 * MS;
+  r = (dynrt_report){40 * MS, 1000, 1.5, MS};
+  assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_ERR_INVALID_ARG);
+  assert_non_null(strstr(dynrt_app_errmsg(a), "tail_fraction"));
+  assert_int_equal(dynrt_app_report_ex(a, NULL), DYNRT_ERR_INVALID_ARG);
+  dynrt_rtm_destroy(rtm);
+  dynrt_oplib_destroy(lib);
+  dynrt_platform_close(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hand_optimum),
@@ -957,6 +1038,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_level2_brute_force),
       cmocka_unit_test(test_contention_boost),
+      cmocka_unit_test(test_load_step),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

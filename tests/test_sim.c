@@ -209,6 +209,7 @@ static void test_sharing(void **state) {
   dynrt_sim_job_start(p, 1, -1, 1, 10.0 * MS, 0, &b);
   assert_int_equal(dynrt_sim_run_until(p, DYNRT_SIM_FOREVER - 1, &done), 1);
   assert_int_equal(done.end_ns, 20 * MS);
+  assert_int_equal(done.tail_ns, 1250000); /* the last 1/16 of the work, at half speed */
   assert_int_equal(dynrt_sim_run_until(p, DYNRT_SIM_FOREVER - 1, &done), 1);
   assert_int_equal(done.end_ns, 20 * MS);
   uint32_t id;
@@ -239,6 +240,18 @@ static void test_sharing(void **state) {
   assert_int_equal(done.end_ns - done.start_ns, 10 * MS);
   assert_int_equal(dynrt_sim_stop_background(p, id, dynrt_platform_now(p)), DYNRT_OK);
   assert_int_equal(dynrt_sim_stop_background(p, id, dynrt_platform_now(p)), DYNRT_ERR_NOT_FOUND);
+  /* A second job arrives 0.5 ms of work before the end of the first: its tail (0.625 ms of
+   * work) ran 0.125 ms alone and 0.5 ms at half speed: 1.125 ms; the whole 10.5 ms. */
+  uint64_t t0 = dynrt_platform_now(p);
+  dynrt_sim_job_start(p, 0, -1, 1, 10.0 * MS, 0, &a);
+  dynrt_sim_advance_to(p, t0 + 9 * MS + MS / 2);
+  dynrt_sim_job_start(p, 1, -1, 1, 10.0 * MS, 0, &b);
+  assert_int_equal(dynrt_sim_run_until(p, DYNRT_SIM_FOREVER - 1, &done), 1);
+  assert_int_equal(done.job, a);
+  assert_near((double)(done.end_ns - done.start_ns), 10 * MS + MS / 2, 2); /* ns rounding */
+  assert_near((double)done.tail_ns, MS + MS / 8, 2);
+  assert_int_equal(dynrt_sim_job_cancel(p, b, &done), DYNRT_OK);
+  assert_int_equal(done.tail_ns, 0);
   dynrt_platform_close(p);
 }
 

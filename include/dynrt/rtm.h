@@ -175,6 +175,7 @@ typedef struct dynrt_app_stats {
   double accuracy_sum;    /* sum of the decided sub-networks' accuracy per report */
   uint64_t decide_ns_sum; /* time spent in level 1 (manager overhead per decision) */
   uint64_t decisions;
+  uint64_t load_steps; /* tails taken as a step in foreign load (dynrt_app_report_ex) */
 } dynrt_app_stats;
 
 typedef struct dynrt_rtm_stats {
@@ -257,6 +258,22 @@ DYNRT_API dynrt_status dynrt_app_decide(dynrt_app *app, dynrt_decision *out);
 /* Feeds back the inference just run with the last decision: its latency (ns) and energy
  * (µJ; 0 when unknown). Updates the slowdown estimate, the statistics and the flags. */
 DYNRT_API dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t energy_uj);
+
+/* The same with what the caller knows of the inference's last part: tail_ns, the time the
+ * last tail_fraction of its work took (from an engine's per-layer times, or the
+ * simulator's DYNRT_SIM_TAIL_FRACTION). A foreign load that arrives late in an inference
+ * on a time-shared domain (a GPU, where no utilisation counter tells foreign work from
+ * the app's own) shows there at full strength while the whole latency hardly moves: the
+ * manager (policy rtm) takes a tail much slower than its estimate (see docs/rtm.md, "Load
+ * steps") as a step in slowdown and re-plans before the next inference. tail_fraction 0
+ * or tail_ns 0: unknown, as dynrt_app_report. */
+typedef struct dynrt_report {
+  uint64_t latency_ns;
+  uint64_t energy_uj;
+  double tail_fraction; /* in (0, 1), or 0 */
+  uint64_t tail_ns;
+} dynrt_report;
+DYNRT_API dynrt_status dynrt_app_report_ex(dynrt_app *app, const dynrt_report *r);
 
 /* Result of a real inference. */
 typedef struct dynrt_infer_result {

@@ -42,6 +42,9 @@ extern "C" {
 
 #define DYNRT_SIM_MAX_JOBS 256
 #define DYNRT_SIM_FOREVER UINT64_MAX
+/* The share of a job's work whose time its completion reports as tail_ns: what an engine's
+ * per-layer times give for the last layers of an inference. */
+#define DYNRT_SIM_TAIL_FRACTION 0.0625
 
 /* A running job; 0 is never a valid handle. Handles are not reused for 2^32 starts. */
 typedef uint64_t dynrt_sim_job;
@@ -54,6 +57,7 @@ typedef struct dynrt_sim_completion {
   uint64_t end_ns;
   double energy_uj; /* attributed to this job (see the model above) */
   int cancelled;    /* 1 when ended by dynrt_sim_job_cancel */
+  uint64_t tail_ns; /* time the last DYNRT_SIM_TAIL_FRACTION of the work took (0: cancelled) */
 } dynrt_sim_completion;
 
 /* Opens a simulated board: the same as dynrt_platform_open("sim:" board, ...). board is a

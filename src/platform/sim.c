@@ -287,7 +287,10 @@ static void integrate(dynrt__sim *s, uint64_t t) {
   s->energy_uj += s->power_w * dt * 1e-3; /* W * ns = 1e-3 µJ */
   for (int a = 0; a < s->nactive; a++) {
     sim_job *j = &s->jobs[s->active[a]];
+    double before = j->remaining;
     j->remaining -= j->rate * dt;
+    if (before > DYNRT_SIM_TAIL_FRACTION && j->remaining <= DYNRT_SIM_TAIL_FRACTION && j->rate > 0)
+      j->tail_start = (double)s->now + (before - DYNRT_SIM_TAIL_FRACTION) / j->rate;
     j->energy_uj += j->power_w * dt * 1e-3;
   }
   s->now = t;
@@ -317,6 +320,14 @@ static void job_end(dynrt__sim *s, int slot, int cancelled, dynrt_sim_completion
   rec->end_ns = s->now;
   rec->energy_uj = j->energy_uj;
   rec->cancelled = cancelled;
+  rec->tail_ns = 0;
+  if (!cancelled) {
+    /* the crossing can fall in the last step before the completion (done_ns is rounded up) */
+    double t0 = j->tail_start > 0
+                    ? j->tail_start
+                    : (double)s->now - DYNRT_SIM_TAIL_FRACTION / (j->rate > 0 ? j->rate : 1);
+    rec->tail_ns = (double)s->now > t0 ? (uint64_t)llround((double)s->now - t0) : 0;
+  }
   for (int a = 0; a < s->nactive; a++)
     if (s->active[a] == slot) {
       s->active[a] = s->active[--s->nactive];

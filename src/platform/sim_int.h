@@ -81,7 +81,8 @@ typedef struct sim_job {
   double power_w;   /* attributed power in the current segment */
   double energy_uj;
   uint64_t start_ns;
-  uint64_t done_ns; /* predicted completion at the current rate */
+  uint64_t done_ns;  /* predicted completion at the current rate */
+  double tail_start; /* when remaining fell to DYNRT_SIM_TAIL_FRACTION (ns; 0: not yet) */
 } sim_job;
 
 typedef struct sim_bg {

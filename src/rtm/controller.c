@@ -4,6 +4,7 @@
  * session. It only reads the grant level 2 published; it never plans and never touches the
  * platform, so it cannot block on level 2 beyond an app's own short critical sections. */
 #include <math.h>
+
 #include <string.h>
 
 #include "rtm/rtm_int.h"
@@ -457,7 +458,21 @@ static void dofa_rule(dynrt_app *app, double lat_ms) {
 }
 
 dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t energy_uj) {
-  if (!app) return DYNRT_ERR_INVALID_ARG;
+  dynrt_report r = {latency_ns, energy_uj, 0, 0};
+  return dynrt_app_report_ex(app, &r);
+}
+
+dynrt_status dynrt_app_report_ex(dynrt_app *app, const dynrt_report *r) {
+  if (!app || !r) return DYNRT_ERR_INVALID_ARG;
+  if (!(r->tail_fraction >= 0 && r->tail_fraction < 1)) {
+    pthread_mutex_lock(&app->mu);
+    dynrt_status st = dynrt__seterr(&app->err, DYNRT_ERR_INVALID_ARG,
+                                    "app '%s': report tail_fraction %g not in [0, 1)", app->name,
+                                    r->tail_fraction);
+    pthread_mutex_unlock(&app->mu);
+    return st;
+  }
+  uint64_t latency_ns = r->latency_ns, energy_uj = r->energy_uj;
   pthread_mutex_lock(&app->mu);
   dynrt_rtm *rtm = app->rtm;
   if (app->last_opt < 0) {
@@ -538,6 +553,22 @@ dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uint64_t ener
     }
     if (rtm->policy == RTM_POLICY_ORACLE) z /= app->true_slow[d];
     if (ovl_done) goto flags;
+    if (rtm->policy == RTM_POLICY_RTM && dom->shared && me.dom >= 0 && r->tail_fraction > 0 &&
+        r->tail_ns > 0 && r->tail_ns < latency_ns) {
+      /* Load step: the tail's slowdown is the whole inference's times the tail's share of
+       * the time over its share of the work (the prediction's frequency cancels). */
+      double zt = z * ((double)r->tail_ns / (double)latency_ns) / r->tail_fraction;
+      const rtm_kf *kf = app->kf_n[d] > 0 ? &app->kf[d] : &app->kf_kind[dom->shared];
+      double sd = DYNRT_MAX(sqrt(kf->v), RTM_STEP_SD_MIN * kf->s);
+      if (zt > kf->s * RTM_STEP_RATIO && zt - kf->s > RTM_STEP_SIGMAS * sd) {
+        if (app->kf_n[d] == 0) app->kf[d] = app->kf_kind[dom->shared];
+        app->kf[d].s = DYNRT_MIN(zt, 50.0);
+        app->kf[d].p = rtm->opt.kalman_r;
+        app->kf_n[d]++;
+        app->stats.load_steps++;
+        goto flags; /* the drift against the plan's slowdown re-plans */
+      }
+    }
     if (app->kf_n[d] == 0) {
       /* First measurement here under this load: start from the app's estimate for this
        * kind of domain, so an untried domain never looks better than a tried one of the
@@ -618,8 +649,7 @@ dynrt_status dynrt_app_infer(dynrt_app *app, const uint8_t *rgb, int width, int 
     if (dec.wait_for < 0) break;
     dynrt_rtm *rtm = app->rtm;
     uint64_t now = dynrt_now_ns();
-    if (!wait_until)
-      wait_until = now + (uint64_t)(DYNRT_MAX(rtm__target_ms(&app->req), 1.0) * 1e6);
+    if (!wait_until) wait_until = now + (uint64_t)(DYNRT_MAX(rtm__target_ms(&app->req), 1.0) * 1e6);
     if (now >= wait_until) {
       pthread_mutex_lock(&app->mu);
       app->wait_skip = 1; /* give up waiting: the next decision starts now */

@@ -56,8 +56,8 @@ typedef struct rtm_dom {
   int shared;    /* no cores (GPU): apps time-share it */
   int ncpus;     /* cores of the domain (all, for the idle share) */
   uint64_t cpus; /* their mask */
-  int can_set;  /* at create (read by level 1 without the manager lock: never changes) */
-  int writable; /* now: refreshed by every plan (a domain may become monitoring-only) */
+  int can_set;   /* at create (read by level 1 without the manager lock: never changes) */
+  int writable;  /* now: refreshed by every plan (a domain may become monitoring-only) */
   int nopps;
   uint32_t khz[DYNRT_MAX_OPPS];
   double idle_w[DYNRT_MAX_OPPS];
@@ -107,7 +107,7 @@ typedef struct rtm_fly {
   double s_alone, s_ovl;   /* planning slowdowns alone and overlapped */
   double s_alone0, s_ovl0; /* the estimates themselves (best-effort check) */
   double target_ms;
-  int prio; /* the app's priority when it decided */
+  int prio;                  /* the app's priority when it decided */
   float lat[DYNRT_MAX_OPPS]; /* op-library latency (ms) of its sub-network per OPP, 0 none */
 } rtm_fly;
 
@@ -157,9 +157,9 @@ struct dynrt_app {
   int inflight_dom;
   uint32_t inflight_khz;
   int hold;
-  int contend; /* the last decision went through the contention-aware path */
-  uint64_t wait_t0; /* when the current inference started waiting (wait_for), 0: none */
-  int wait_skip;    /* dynrt_app_infer gave up waiting: the next decision starts now */
+  int contend;       /* the last decision went through the contention-aware path */
+  uint64_t wait_t0;  /* when the current inference started waiting (wait_for), 0: none */
+  int wait_skip;     /* dynrt_app_infer gave up waiting: the next decision starts now */
   int floor_relaxed; /* the last plan relaxed this app's accuracy floor (level 1 may go below) */
   /* the last decision, for report */
   int last_opt, last_level, last_subnet;
@@ -241,7 +241,7 @@ struct dynrt_rtm {
   dynrt_rtm_stats stats;
   /* Contention-aware control: innermost lock (nothing is locked while holding it). */
   pthread_mutex_t fly_mu;
-  pthread_cond_t fly_cv; /* broadcast when an inference leaves the in-flight table */
+  pthread_cond_t fly_cv;           /* broadcast when an inference leaves the in-flight table */
   rtm_fly fly[DYNRT_RTM_MAX_APPS]; /* by app id */
   int plan_opp[DYNRT_MAX_DOMAINS]; /* level 2's OPP per domain (-1: none yet) */
   int cur_opp[DYNRT_MAX_DOMAINS];  /* OPP the domain runs now (-1: unknown) */
@@ -278,6 +278,13 @@ static inline double rtm__kf_plan(const rtm_kf *kf, double k) { return kf->s + k
  * among the managed apps, noise), so it plans for true x residual. Caller holds app->mu. */
 double rtm__slow(const dynrt_app *app, int d, double k);
 #define RTM_LOAD_PRIOR 2.0
+/* Load steps (dynrt_app_report_ex): a tail counts as a step when its slowdown exceeds the
+ * estimate by RTM_STEP_RATIO and by RTM_STEP_SIGMAS innovation deviations (at least
+ * RTM_STEP_SD_MIN of the estimate: a filter that has seen no scatter yet is not trusted
+ * to the last percent). */
+#define RTM_STEP_RATIO 1.15
+#define RTM_STEP_SIGMAS 6.0
+#define RTM_STEP_SD_MIN 0.03
 /* Effective deadline (ms) of requirements: min of target and period, whichever given. */
 double rtm__target_ms(const dynrt_requirements *req);
 /* Level-1 state reset after a new grant (caller holds app->mu). */

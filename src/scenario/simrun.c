@@ -455,7 +455,9 @@ static dynrt_status complete_inference(run *R, int ai, const dynrt_sim_completio
   a->busy = 0;
   dynrt_status st = dynrt_scn_result_add_inf(R->r, &rec);
   if (st) return st;
-  st = dynrt_app_report(a->app, done->end_ns - done->start_ns, (uint64_t)llround(done->energy_uj));
+  dynrt_report rep = {done->end_ns - done->start_ns, (uint64_t)llround(done->energy_uj),
+                      DYNRT_SIM_TAIL_FRACTION, done->tail_ns};
+  st = dynrt_app_report_ex(a->app, &rep);
   if (st) return rfail(R, st, "report: %s", dynrt_app_errmsg(a->app));
   if (dynrt_rtm_replan_pending(R->rtm) && (st = step(R, done->end_ns))) return st;
   if ((st = release_waiters(R, ai, done->end_ns))) return st;
