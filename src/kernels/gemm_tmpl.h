@@ -8,9 +8,11 @@
  * it from L1/L2; smaller weights are re-read from L2 per row block (gemm_row_block). Each tile
  * keeps GEMM_MR x 2 accumulators in registers and broadcasts one A value per row and k. M = 1 (FC
  * heads, SE) takes a GEMV path with GEMV_NV column vectors x GEMV_CH k-chains, enough independent
- * FMAs to stream weights. The SE channel scale is folded into the B vectors (2 multiplies per k
- * instead of MR). Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the same
- * blob.
+ * FMAs to stream weights. Full 8-row tiles with the embedded-broadcast FMA (AVX-512) address
+ * their rows from two bases and the row stride (VEC_FMA2_BCAST): a step is then 2 loads, 16
+ * FMAs and 4 integer instructions. The SE channel scale is folded into the B vectors (2 multiplies
+ * per k instead of MR). Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the
+ * same blob.
  *
  * Column tails: a block with at most VW/2 columns past its full vectors (24 = 16 + 8 with
  * AVX-512) uses a half-width vector when the ISA has one (VEC_HALF), so the last 8 columns cost
@@ -97,6 +99,28 @@ DYNRT_INLINE void gemm_accum(const dynrt_gemm_args *g, size_t m0, size_t j0, con
   }
 #pragma GCC unroll 2
   for (int v = 0; v < NV + HALF; v++) bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
+#if VEC_FMA2_BCAST
+  if (MR == 8 && !HALF && !KS) {
+    /* Rows addressed from two bases with the row stride in registers: the 8 row pointers of
+     * the loop below make GCC keep row offsets on the stack and reload them every step. */
+    const float *a0 = ap[0], *a3 = ap[3], *b0 = bp[0], *b1 = bp[NV - 1];
+    const size_t l = g->lda;
+    static const size_t off[8] = {0, 1, 2, 0, 4, 2, 3, 4};
+    for (size_t k = 0; k < g->k; k++) {
+      vf x = vload(b0), y = NV == 2 ? vload(b1) : x;
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) {
+        const float *a = (i == 0 || i == 1 || i == 2 || i == 4 ? a0 : a3) + off[i] * l;
+        if (NV == 2)
+          vfma2_bcast(a, x, y, &acc[i][0], &acc[i][1]);
+        else
+          acc[i][0] = vfma_bcast(a, x, acc[i][0]);
+      }
+      a0++, a3++, b0 += DYNRT_NR, b1 += DYNRT_NR;
+    }
+    return;
+  }
+#endif
   for (size_t k = 0; k < g->k; k++) {
     vf b[2];
 #pragma GCC unroll 2

@@ -52,6 +52,16 @@ static inline vf vfma_bcast(const float *a, vf b, vf c) {
   return c;
 }
 
+/* Both FMAs of a two-vector GEMM row in one statement, so that the compiler addresses the
+ * A value once, in the instructions' own memory operands (base + index * scale). */
+#define VEC_FMA2_BCAST 1
+static inline void vfma2_bcast(const float *a, vf b0, vf b1, vf *c0, vf *c1) {
+  __asm__("vfmadd231ps %[a]%{1to16%}, %[b0], %[c0]\n\t"
+          "vfmadd231ps %[a]%{1to16%}, %[b1], %[c1]"
+          : [c0] "+v"(*c0), [c1] "+v"(*c1)
+          : [a] "m"(*a), [b0] "v"(b0), [b1] "v"(b1));
+}
+
 /* Half vectors (8 lanes in a ymm) for a GEMM column tail of at most 8 (24 = 16 + 8 columns):
  * cores that execute a 512-bit FMA as two 256-bit halves spend a whole zmm FMA on a masked
  * half, a ymm FMA costs half of it. Accumulated in ymm, widened for the zmm epilogue. */
