@@ -99,24 +99,31 @@ DYNRT_INLINE void gemm_accum(const dynrt_gemm_args *g, size_t m0, size_t j0, con
   }
 #pragma GCC unroll 2
   for (int v = 0; v < NV + HALF; v++) bp[v] = gemm_bcol(g, j0 + (size_t)v * VW);
-#if VEC_FMA2_BCAST
-  if (MR == 8 && !HALF && !KS) {
+#if VEC_FMA2_BCAST && VEC_HALF
+  if (MR == 8 && !KS && (!HALF || NV == 1)) {
     /* Rows addressed from two bases with the row stride in registers: the 8 row pointers of
      * the loop below make GCC keep row offsets on the stack and reload them every step. */
-    const float *a0 = ap[0], *a3 = ap[3], *b0 = bp[0], *b1 = bp[NV - 1];
+    const float *a0 = ap[0], *a3 = ap[3], *b0 = bp[0], *b1 = bp[NV + HALF - 1];
     const size_t l = g->lda;
     static const size_t off[8] = {0, 1, 2, 0, 4, 2, 3, 4};
     for (size_t k = 0; k < g->k; k++) {
       vf x = vload(b0), y = NV == 2 ? vload(b1) : x;
+      vh xh = HALF ? vhload(b1) : vhzero();
 #pragma GCC unroll 8
       for (int i = 0; i < 8; i++) {
         const float *a = (i == 0 || i == 1 || i == 2 || i == 4 ? a0 : a3) + off[i] * l;
-        if (NV == 2)
+        if (HALF)
+          vfma_fh_bcast(a, x, xh, &acc[i][0], &acch[i]);
+        else if (NV == 2)
           vfma2_bcast(a, x, y, &acc[i][0], &acc[i][1]);
         else
           acc[i][0] = vfma_bcast(a, x, acc[i][0]);
       }
       a0++, a3++, b0 += DYNRT_NR, b1 += DYNRT_NR;
+    }
+    if (HALF) {
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) acc[i][1] = vh_widen(acch[i]);
     }
     return;
   }

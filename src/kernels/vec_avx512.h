@@ -76,5 +76,12 @@ static inline vh vhfma_bcast(const float *a, vh b, vh c) {
   return c;
 }
 static inline vf vh_widen(vh v) { return _mm512_zextps256_ps512(v); }
+/* A full and a half vector of one GEMM row in one statement (see vfma2_bcast). */
+static inline void vfma_fh_bcast(const float *a, vf b0, vh b1, vf *c0, vh *c1) {
+  __asm__("vfmadd231ps %[a]%{1to16%}, %[b0], %[c0]\n\t"
+          "vfmadd231ps %[a]%{1to8%}, %[b1], %[c1]"
+          : [c0] "+v"(*c0), [c1] "+v"(*c1)
+          : [a] "m"(*a), [b0] "v"(b0), [b1] "v"(b1));
+}
 
 #endif /* DYNRT_VEC_AVX512_H */
