@@ -250,7 +250,7 @@ int dynrt_cmd_profile(int argc, char **argv) {
       cJSON_AddStringToObject(o, "method", methods[meth]);
       cJSON_AddNumberToObject(o, "median_abs_error_pct", 100 * md);
       cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
-      dynrt_latency_fit f;
+      dynrt_latency_fit f = {0};
       if (meth == 2 && !dynrt_latency_fit_solve(tab, wb, meas, n, -1, &f)) {
         /* the fit on all of them, for the record (not used for the errors above) */
         cJSON *fj = cJSON_AddObjectToObject(o, "fit_all");

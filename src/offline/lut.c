@@ -93,8 +93,7 @@ double dynrt_latency_fit_predict(const dynrt_latency_fit *f, double table_ns, do
   return f->a * table_ns + f->b * over;
 }
 
-/* Least squares of the relative error for fixed c: minimise sum ((a t + b o - y) / y)^2 with
- * b >= 0. Returns the sum of squares, or -1 when no a > 0 fits. */
+/* Sum of the squared relative errors of (a, b, c) over the points except skip. */
 static double sse_of(const double *t, const double *w, const double *y, int n, int skip, double c,
                      double a, double b) {
   double sse = 0;
@@ -133,6 +132,7 @@ static double fit_at(const double *t, const double *w, const double *y, int n, i
 dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes,
                                      const double *measured_ns, int n, int skip,
                                      dynrt_latency_fit *out) {
+  if (out) memset(out, 0, sizeof *out);
   if (!table_ns || !bytes || !measured_ns || !out || n - (skip >= 0 && skip < n) < 3)
     return DYNRT_ERR_INVALID_ARG;
   double wmax = 0;
@@ -143,7 +143,6 @@ dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes
   /* c on a grid of 256 steps from 0 to the largest W (the sum of squares is piecewise smooth
    * in c, with kinks at the W values; the grid is fine enough for a cache-size estimate) */
   double best = -1;
-  memset(out, 0, sizeof *out);
   for (int g = 0; g <= 256; g++) {
     double c = wmax * g / 256.0, a, b;
     double sse = fit_at(table_ns, bytes, measured_ns, n, skip, c, &a, &b);
