@@ -167,9 +167,12 @@ static void test_latency_fit(void **state) {
   assert_true(fabs(f.b - 0.04) < 0.002);
   assert_true(fabs(f.c - 12e6) < 0.2e6);
   assert_true(f.rms_pct < 0.5);
-  for (int i = 0; i < N; i++) /* leave-one-out predicts the left-out point */
-    if (!dynrt_latency_fit_solve(t, w, y, N, i, &f))
-      assert_true(fabs(dynrt_latency_fit_predict(&f, t[i], w[i]) - y[i]) / y[i] < 0.02);
+  for (int i = 0; i < N; i++) { /* leave-one-out predicts the left-out point */
+    assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, i, &f), DYNRT_OK);
+    assert_true(fabs(dynrt_latency_fit_predict(&f, t[i], w[i]) - y[i]) / y[i] < 0.02);
+  }
+  assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, N, &f), DYNRT_ERR_INVALID_ARG);
+  assert_true(f.a == 0 && f.b == 0 && f.c == 0); /* zeroed on error */
   for (int i = 0; i < N; i++) y[i] = 1.5 * t[i];
   assert_int_equal(dynrt_latency_fit_solve(t, w, y, N, -1, &f), DYNRT_OK);
   assert_true(fabs(f.a - 1.5) < 1e-9 && f.b == 0 && f.c == 0);

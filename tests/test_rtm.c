@@ -944,8 +944,9 @@ static void test_contention_boost(void **state) {
  * at 500 MHz and 20 ms at 1000 MHz; the target is 50 ms (fit 47.5 ms), so level 2 plans
  * 500 MHz. An inference whose last 1/16 of work ran at half speed (a co-runner arrived near
  * its end) barely moves the whole latency (42.5 ms) but its tail says slowdown 2: the
- * estimate jumps to it, and the next plan runs 1000 MHz (2 x 20 = 40 ms fits). A tail
- * within the scatter changes nothing; a bad tail fraction is refused. */
+ * estimate jumps to it, and the next plan runs 1000 MHz (2 x 20 = 40 ms fits). Tails 8 %
+ * and 15 % slow (within the scatter, below the smallest step of 18 %) change nothing; a bad
+ * tail fraction is refused. */
 static void test_load_step(void **state) {
   (void)state;
   dynrt_platform *p = fake_open("gpu-board");
@@ -991,6 +992,15 @@ static void test_load_step(void **state) {
   assert_int_equal(decide(a).khz, 500000);
   fb->now = t += 40 * MS;
   dynrt_report r = {40 * MS, 1000, 0.0625, 2700000};
+  assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_OK);
+  dynrt_app_get_stats(a, &st);
+  assert_int_equal(st.load_steps, 0);
+  assert_int_equal(dynrt_rtm_step(rtm, t, &planned), DYNRT_OK);
+  /* A tail 15 % slow: below the smallest step (6 x 3 % of the estimate), still scatter. */
+  fb->now = t;
+  assert_int_equal(decide(a).khz, 500000);
+  fb->now = t += 40 * MS;
+  r = (dynrt_report){40 * MS, 1000, 0.0625, 2875000};
   assert_int_equal(dynrt_app_report_ex(a, &r), DYNRT_OK);
   dynrt_app_get_stats(a, &st);
   assert_int_equal(st.load_steps, 0);

@@ -177,9 +177,10 @@ DYNRT_API dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int r
  *   predicted = a * table + b * max(0, W - C)
  *
  * with W the sub-network's weight bytes and a > 0, b >= 0, C >= 0 fitted (least squares of
- * the relative error) to measured sub-networks. skip >= 0 leaves that one out of the fit
- * (leave-one-out evaluation); n - (skip >= 0) must be >= 3. On a machine whose weights stay
- * in cache b comes out 0 and the fit is a plain scale of the table.
+ * the relative error) to measured sub-networks. skip in [0, n) leaves that one out of the
+ * fit (leave-one-out evaluation), skip < 0 uses all; n - (skip >= 0) must be >= 3, every
+ * table and measured time > 0. On a machine whose weights stay in cache b comes out 0 and
+ * the fit is a plain scale of the table. *out is zeroed first, also on error.
  */
 typedef struct dynrt_latency_fit {
   double a;       /* scale of the table's sum */
@@ -191,10 +192,12 @@ typedef struct dynrt_latency_fit {
 DYNRT_API dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes,
                                                const double *measured_ns, int n, int skip,
                                                dynrt_latency_fit *out);
+/* f must be a fit from dynrt_latency_fit_solve (not NULL). */
 DYNRT_API double dynrt_latency_fit_predict(const dynrt_latency_fit *f, double table_ns,
                                            double bytes);
 
-/* The same without warm-up or summary: runs inferences timed one by one, ns[i] each. */
+/* The same without warm-up or summary: runs inferences timed one by one into ns[0..runs-1]
+ * (ns has room for runs; on an error the entries after the failed run are unset). */
 DYNRT_API dynrt_status dynrt_profile_session_raw(dynrt_session *s, int runs, uint64_t *ns);
 
 /*

@@ -263,10 +263,11 @@ DYNRT_API dynrt_status dynrt_app_report(dynrt_app *app, uint64_t latency_ns, uin
  * last tail_fraction of its work took (from an engine's per-layer times, or the
  * simulator's DYNRT_SIM_TAIL_FRACTION). A foreign load that arrives late in an inference
  * on a time-shared domain (a GPU, where no utilisation counter tells foreign work from
- * the app's own) shows there at full strength while the whole latency hardly moves: the
- * manager (policy rtm) takes a tail much slower than its estimate (see docs/rtm.md, "Load
- * steps") as a step in slowdown and re-plans before the next inference. tail_fraction 0
- * or tail_ns 0: unknown, as dynrt_app_report. */
+ * the app's own) shows there at full strength while the whole latency hardly moves: on a
+ * time-shared domain whose frequency it sets, the manager (policy rtm) takes a tail much
+ * slower than its estimate (see docs/rtm.md, "Load steps") as a step in slowdown and
+ * re-plans before the next inference; elsewhere the tail is ignored. tail_fraction 0 or
+ * tail_ns 0: unknown, as dynrt_app_report. */
 typedef struct dynrt_report {
   uint64_t latency_ns;
   uint64_t energy_uj;

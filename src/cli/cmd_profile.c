@@ -22,9 +22,10 @@ static int usage(int code) {
          "                     [--subnets LIST|FILE] [--runs 50] [--warmup 5]\n"
          "                     [--lut-runs 30] [-o PROFILE.json] [--lut LUT.json]\n"
          "  times each sub-network (default: largest;smallest;random:8:1) per thread count\n"
-         "  on this machine, builds the per-block latency table (one thread) and reports\n"
-         "  its prediction error. More than one thread: table x a speed-up fitted on the\n"
-         "  other sub-networks (leave-one-out), labelled so. Energy: sensor or platform model.\n");
+         "  on this machine, in 5 interleaved rounds, builds the per-block latency table (one\n"
+         "  thread) and reports its prediction error: the table's sum, the table x a ratio\n"
+         "  and the table + a memory term, both fitted on the other sub-networks (leave-one-\n"
+         "  out; pred ms = the last). Energy: sensor or platform model.\n");
   return code;
 }
 
@@ -125,9 +126,9 @@ int dynrt_cmd_profile(int argc, char **argv) {
    * change in machine load during the profile falls on all of them alike; the median is
    * over all of a sub-network's runs. Energy accumulates over its runs the same way. */
   enum { ROUNDS = 5 };
-  int *got = calloc((size_t)n, sizeof *got), *no_e = calloc((size_t)n, sizeof *no_e);
+  int *got = calloc((size_t)n, sizeof *got), *e_runs = calloc((size_t)n, sizeof *e_runs);
   uint64_t **all = calloc((size_t)n, sizeof *all);
-  int ok = got && no_e && all;
+  int ok = got && e_runs && all;
   for (int i = 0; ok && i < n; i++) ok = (all[i] = calloc((size_t)runs, sizeof **all)) != NULL;
   for (int t = 0; ok && t < nth; t++) {
     dynrt_session *s = NULL;
@@ -138,7 +139,7 @@ int dynrt_cmd_profile(int argc, char **argv) {
       break;
     }
     memset(got, 0, sizeof *got * (size_t)n);
-    memset(no_e, 0, sizeof *no_e * (size_t)n);
+    memset(e_runs, 0, sizeof *e_runs * (size_t)n);
     for (int round = 0; ok && round < ROUNDS; round++) {
       for (int i = 0; ok && i < n; i++) {
         int k = runs * (round + 1) / ROUNDS - runs * round / ROUNDS;
@@ -153,29 +154,32 @@ int dynrt_cmd_profile(int argc, char **argv) {
           dynrt_profile_session(s, warmup, 1, &w); /* warm-up at this config */
         else
           dynrt_profile_session(s, 0, 1, &w); /* one run after the switch */
-        int have_e = p && !dynrt_platform_read_energy(p, &e0);
+        int have_e = k > 0 && p && !dynrt_platform_read_energy(p, &e0);
         if (k > 0 && dynrt_profile_session_raw(s, k, all[i] + got[i])) {
           dynrt_cli_fail("profile", "run failed: %s", dynrt_session_errmsg(s));
           ok = 0;
           break;
         }
         got[i] += k;
-        if (have_e && !dynrt_platform_read_energy(p, &e1) && e1 > e0)
+        /* Every round with both readings counts, a zero difference included: a sensor that
+         * updates less often than a round then puts each update into some round, and the
+         * sum over the rounds stays the energy of their runs. */
+        if (have_e && !dynrt_platform_read_energy(p, &e1) && e1 >= e0) {
           energy[i * nth + t] += (double)(e1 - e0) * 1e-3; /* mJ */
-        else
-          no_e[i] = 1; /* a round without a reading: no energy for this one */
+          e_runs[i] += k;
+        }
       }
     }
     for (int i = 0; ok && i < n; i++) {
       dynrt_latency_summary(all[i], got[i], &lat[i * nth + t]);
-      energy[i * nth + t] = no_e[i] ? 0 : energy[i * nth + t] / got[i]; /* per inference */
+      energy[i * nth + t] = e_runs[i] ? energy[i * nth + t] / e_runs[i] : 0; /* per inference */
     }
     dynrt_session_destroy(s);
   }
   for (int i = 0; all && i < n; i++) free(all[i]);
   free(all);
   free(got);
-  free(no_e);
+  free(e_runs);
   if (!ok) goto done;
   for (int i = 0; i < n; i++) pred1[i] = dynrt_block_lut_predict(lut, &cfg[i]) * 1e-6;
   root = cJSON_CreateObject();
@@ -230,11 +234,12 @@ int dynrt_cmd_profile(int argc, char **argv) {
           pv = pred1[i] * (c ? median(ratios, c) : 1.0);
         } else if (meth == 2) {
           dynrt_latency_fit f;
-          pv = dynrt_latency_fit_solve(tab, wb, meas, n, i, &f)
-                   ? pred1[i]
-                   : dynrt_latency_fit_predict(&f, tab[i], wb[i]) * 1e-6;
+          if (dynrt_latency_fit_solve(tab, wb, meas, n, i, &f))
+            pv = pred[i * nth + t]; /* no fit: method 1's prediction, made just before */
+          else
+            pv = dynrt_latency_fit_predict(&f, tab[i], wb[i]) * 1e-6;
         }
-        if (meth == last) pred[i * nth + t] = pv;
+        pred[i * nth + t] = pv; /* each method in turn: the last one stays */
         errs[i] = fabs(pv - lat[i * nth + t].median_ms) / lat[i * nth + t].median_ms;
       }
       double mx = 0;
@@ -255,7 +260,7 @@ int dynrt_cmd_profile(int argc, char **argv) {
         /* the fit on all of them, for the record (not used for the errors above) */
         cJSON *fj = cJSON_AddObjectToObject(o, "fit_all");
         cJSON_AddNumberToObject(fj, "a", f.a);
-        cJSON_AddNumberToObject(fj, "b_ms_per_mb", f.b * 1e-6 * 1e6);
+        cJSON_AddNumberToObject(fj, "b_ms_per_mb", f.b); /* ns per byte = ms per MB */
         cJSON_AddNumberToObject(fj, "c_mb", f.c * 1e-6);
         cJSON_AddNumberToObject(fj, "rms_pct", f.rms_pct);
       }

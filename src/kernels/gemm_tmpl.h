@@ -8,11 +8,12 @@
  * it from L1/L2; smaller weights are re-read from L2 per row block (gemm_row_block). Each tile
  * keeps GEMM_MR x 2 accumulators in registers and broadcasts one A value per row and k. M = 1 (FC
  * heads, SE) takes a GEMV path with GEMV_NV column vectors x GEMV_CH k-chains, enough independent
- * FMAs to stream weights. Full 8-row tiles with the embedded-broadcast FMA (AVX-512) address
- * their rows from two bases and the row stride (VEC_FMA2_BCAST): a step is then 2 loads, 16
- * FMAs and 4 integer instructions. The SE channel scale is folded into the B vectors (2 multiplies
- * per k instead of MR). Panels past ceil(n/16) are never read, so any prefix n <= Nmax works on the
- * same blob.
+ * FMAs to stream weights. 8-row tiles of one or two full vectors, or one full vector and a
+ * half one, without the SE scale, address their rows from two bases and the row stride when
+ * the ISA has the two-vector embedded-broadcast FMA (VEC_FMA2_BCAST, AVX-512): a step of a
+ * two-vector tile is then 2 loads, 16 FMAs and 4 integer instructions. The SE channel scale is
+ * folded into the B vectors (2 multiplies per k instead of MR). Panels past ceil(n/16) are never
+ * read, so any prefix n <= Nmax works on the same blob.
  *
  * Column tails: a block with at most VW/2 columns past its full vectors (24 = 16 + 8 with
  * AVX-512) uses a half-width vector when the ISA has one (VEC_HALF), so the last 8 columns cost
@@ -23,13 +24,17 @@
 #include "kernels/simd_tmpl.h"
 
 /* Optional parts of a vec_<isa>.h: a half-width vector type vh with vhzero/vhset1/vhload/
- * vhmul/vhfma_bcast/vh_widen (VEC_HALF), and vfma_bcast(const float *a, vf b, vf c) = c +
- * broadcast(*a) * b (VEC_FMA_BCAST). */
+ * vhmul/vhfma_bcast/vh_widen (VEC_HALF), vfma_bcast(const float *a, vf b, vf c) = c +
+ * broadcast(*a) * b (VEC_FMA_BCAST), and the same for two vectors of a row in one statement,
+ * vfma2_bcast (two full) and vfma_fh_bcast (a full and a half) (VEC_FMA2_BCAST). */
 #ifndef VEC_HALF
 #define VEC_HALF 0
 #endif
 #ifndef VEC_FMA_BCAST
 #define VEC_FMA_BCAST 0
+#endif
+#ifndef VEC_FMA2_BCAST
+#define VEC_FMA2_BCAST 0
 #endif
 
 #ifndef GEMM_L2_WEIGHTS

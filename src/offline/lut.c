@@ -133,7 +133,7 @@ dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes
                                      const double *measured_ns, int n, int skip,
                                      dynrt_latency_fit *out) {
   if (out) memset(out, 0, sizeof *out);
-  if (!table_ns || !bytes || !measured_ns || !out || n - (skip >= 0 && skip < n) < 3)
+  if (!table_ns || !bytes || !measured_ns || !out || skip >= n || n - (skip >= 0) < 3)
     return DYNRT_ERR_INVALID_ARG;
   double wmax = 0;
   for (int i = 0; i < n; i++) {
@@ -152,7 +152,7 @@ dynrt_status dynrt_latency_fit_solve(const double *table_ns, const double *bytes
     }
   }
   if (best < 0) return DYNRT_ERR_INVALID_ARG;
-  out->rms_pct = 100 * sqrt(best / (n - (skip >= 0 && skip < n)));
+  out->rms_pct = 100 * sqrt(best / (n - (skip >= 0)));
   return DYNRT_OK;
 }
 

@@ -4,7 +4,6 @@
  * session. It only reads the grant level 2 published; it never plans and never touches the
  * platform, so it cannot block on level 2 beyond an app's own short critical sections. */
 #include <math.h>
-
 #include <string.h>
 
 #include "rtm/rtm_int.h"
@@ -560,7 +559,7 @@ dynrt_status dynrt_app_report_ex(dynrt_app *app, const dynrt_report *r) {
       double zt = z * ((double)r->tail_ns / (double)latency_ns) / r->tail_fraction;
       const rtm_kf *kf = app->kf_n[d] > 0 ? &app->kf[d] : &app->kf_kind[dom->shared];
       double sd = DYNRT_MAX(sqrt(kf->v), RTM_STEP_SD_MIN * kf->s);
-      if (zt > kf->s * RTM_STEP_RATIO && zt - kf->s > RTM_STEP_SIGMAS * sd) {
+      if (zt - kf->s > RTM_STEP_SIGMAS * sd) {
         if (app->kf_n[d] == 0) app->kf[d] = app->kf_kind[dom->shared];
         app->kf[d].s = DYNRT_MIN(zt, 50.0);
         app->kf[d].p = rtm->opt.kalman_r;

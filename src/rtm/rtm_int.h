@@ -279,10 +279,9 @@ static inline double rtm__kf_plan(const rtm_kf *kf, double k) { return kf->s + k
 double rtm__slow(const dynrt_app *app, int d, double k);
 #define RTM_LOAD_PRIOR 2.0
 /* Load steps (dynrt_app_report_ex): a tail counts as a step when its slowdown exceeds the
- * estimate by RTM_STEP_RATIO and by RTM_STEP_SIGMAS innovation deviations (at least
- * RTM_STEP_SD_MIN of the estimate: a filter that has seen no scatter yet is not trusted
- * to the last percent). */
-#define RTM_STEP_RATIO 1.15
+ * estimate by RTM_STEP_SIGMAS innovation deviations, a deviation being at least
+ * RTM_STEP_SD_MIN of the estimate (so a step is never below 18 %: a filter that has seen
+ * little scatter yet is not trusted to the last percent). */
 #define RTM_STEP_SIGMAS 6.0
 #define RTM_STEP_SD_MIN 0.03
 /* Effective deadline (ms) of requirements: min of target and period, whichever given. */
