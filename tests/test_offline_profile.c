@@ -17,6 +17,7 @@
 
 #include "dynrt/engine.h"
 #include "dynrt/offline.h"
+#include "offline/offline_int.h"
 
 #define TINY DYNRT_SOURCE_DIR "/tests/fixtures/tiny.safetensors"
 
@@ -136,7 +137,36 @@ static void test_block_table(void **state) {
     assert_true(fabs(dynrt_block_lut_predict(lut, &c) - dynrt_block_lut_predict(back, &c)) <=
                 1e-6 * dynrt_block_lut_predict(lut, &c));
   }
+  /* no memory term: the fitted prediction is the sum; with one, a * sum + b * over, and it
+   * survives save and load */
+  dynrt_latency_fit fit = {0}, got;
+  assert_int_equal(dynrt_block_lut_get_fit(back, &got), 0);
+  dynrt_subnet_sample(m, &rng, &c);
+  assert_true(dynrt_block_lut_predict_fitted(back, &c) == dynrt_block_lut_predict(back, &c));
   dynrt_block_lut_destroy(back);
+  fit.a = 1.25, fit.b = 0.5, fit.c = 1000, fit.rms_pct = 3;
+  dynrt_block_lut_set_fit(lut, &fit);
+  assert_int_equal(dynrt_block_lut_save(lut, p2, &err), DYNRT_OK);
+  assert_int_equal(dynrt_block_lut_load(m, p2, &back, &err), DYNRT_OK);
+  assert_int_equal(dynrt_block_lut_get_fit(back, &got), 1);
+  assert_true(got.a == 1.25 && got.b == 0.5 && got.c == 1000 && got.rms_pct == 3);
+  double wb = (double)dynrt_subnet_params(m, &c) * sizeof(float);
+  double want = 1.25 * dynrt_block_lut_predict(lut, &c) + 0.5 * (wb > 1000 ? wb - 1000 : 0);
+  assert_true(fabs(dynrt_block_lut_predict_fitted(back, &c) - want) <= 1e-6 * want);
+  dynrt_block_lut_set_fit(lut, NULL);
+  assert_int_equal(dynrt_block_lut_get_fit(lut, NULL), 0);
+  dynrt_block_lut_destroy(back);
+  /* a memory term out of range is refused, naming it */
+  char *bad = malloc(strlen(text) + 256);
+  snprintf(bad, strlen(text) + 256,
+           "{\"memory_term\": {\"a\": -1, \"b_ns_per_byte\": 0, "
+           "\"c_bytes\": 0}, %s",
+           strchr(text, '{') + 1);
+  assert_int_equal(dynrt__block_lut_parse(m, bad, strlen(bad), "x.lut.json", &back, &err),
+                   DYNRT_ERR_FORMAT);
+  assert_non_null(strstr(err.msg, "memory_term"));
+  assert_null(back);
+  free(bad);
   f = fopen(p2, "w");
   fputs("{\"format\": \"dynrt-block-lut\", \"entries\": []}", f);
   fclose(f);

@@ -222,9 +222,19 @@ DYNRT_API void dynrt_block_lut_destroy(dynrt_block_lut *lut);
 /* Predicted one-thread latency of a sub-network in ns (sum of its entries). */
 DYNRT_API double dynrt_block_lut_predict(const dynrt_block_lut *lut, const dynrt_subnet *cfg);
 DYNRT_API size_t dynrt_block_lut_entries(const dynrt_block_lut *lut);
-/* Writes the table as JSON (entries with their configuration and median ns). */
+/* Writes the table as JSON (entries with their configuration and median ns, and the memory
+ * term when one is set). */
 DYNRT_API dynrt_status dynrt_block_lut_save(const dynrt_block_lut *lut, const char *path,
                                             dynrt_error *err);
+/* The table's memory term (dynrt_latency_fit_solve on measured sub-networks; NULL clears
+ * it): saved and loaded with the table, so that a search given the table ranks by the same
+ * prediction. get returns 1 and fills *out when the table has one, else 0. */
+DYNRT_API void dynrt_block_lut_set_fit(dynrt_block_lut *lut, const dynrt_latency_fit *fit);
+DYNRT_API int dynrt_block_lut_get_fit(const dynrt_block_lut *lut, dynrt_latency_fit *out);
+/* One-thread latency in ns with the memory term when the table has one (a * sum + b *
+ * max(0, weight bytes - c)), else the sum of the entries; < 0 on a bad configuration. */
+DYNRT_API double dynrt_block_lut_predict_fitted(const dynrt_block_lut *lut,
+                                                const dynrt_subnet *cfg);
 
 /*
  * Op library of a simulated board (a preset name or a platforms/NAME.json path, as

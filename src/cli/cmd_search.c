@@ -32,7 +32,9 @@ static int usage(int code) {
          "         [--boards xavier-nx,odroid-xu3,rpi4] [--lut TABLE.json] [-o OUT.oplib.json]\n"
          "  search: accuracy = top-1 on the first --val-images validation images after BN\n"
          "  recalibration on --calib-images training images; latency = per-block table (one\n"
-         "  thread). Finalists (the search's Pareto front): recalibrated on\n"
+         "  thread) + a memory term fitted on 10 sub-networks measured first (stored with the\n"
+         "  table; a table without one ranks by its sum). Finalists (the search's Pareto front): "
+         "recalibrated on\n"
          "  --final-calib-images, top-1 on the validation split (0 = all) and the test split\n"
          "  (0 = all; reported only), latency re-measured per thread count; the library keeps\n"
          "  the sub-networks on the re-measured front of at least one setting.\n"
@@ -52,7 +54,8 @@ typedef struct sctx {
   FILE *log;
 } sctx;
 
-/* Objectives: 1 - top-1 on the validation subset, predicted one-thread latency (ms). */
+/* Objectives: 1 - top-1 on the validation subset, predicted one-thread latency (ms): the
+ * table with its memory term when it has one. */
 static int eval_fn(void *user, const dynrt_subnet *cfg, double *obj) {
   sctx *c = user;
   dynrt_error err;
@@ -67,7 +70,7 @@ static int eval_fn(void *user, const dynrt_subnet *cfg, double *obj) {
   }
   dynrt_bn_table_destroy(t);
   obj[0] = 1.0 - (double)r.top1 / (double)r.images;
-  obj[1] = dynrt_block_lut_predict(c->lut, cfg) * 1e-6;
+  obj[1] = dynrt_block_lut_predict_fitted(c->lut, cfg) * 1e-6;
   c->evals++;
   if (c->log) {
     char key[17];
@@ -77,6 +80,67 @@ static int eval_fn(void *user, const dynrt_subnet *cfg, double *obj) {
     fflush(c->log);
   }
   return 0;
+}
+
+/* The memory term for a table just built: the largest, the smallest and 8 random
+ * sub-networks (from the seed) timed at one thread in 5 interleaved rounds of 4 runs, the
+ * fit on all of them set on the table. 0 on success; the reason in msg otherwise (the
+ * search then ranks by the table's sum). */
+static int fit_memory_term(const dynrt_model *m, dynrt_block_lut *lut, long seed, cJSON *cal,
+                           char *msg, size_t msglen) {
+  enum { ROUNDS = 5, PER_ROUND = 4 };
+  char spec[64];
+  snprintf(spec, sizeof spec, "largest;smallest;random:8:%ld", seed);
+  dynrt_subnet *cfg = NULL;
+  int n = 0, rc = 1;
+  if (cli_parse_subnets(m, spec, &cfg, &n, msg, msglen)) return 1;
+  dynrt_session *s = NULL;
+  dynrt_session_options o = {NULL, 1, 1};
+  dynrt_error err;
+  uint64_t *ns = calloc((size_t)n * ROUNDS * PER_ROUND, sizeof *ns);
+  double *t = calloc((size_t)n, sizeof *t), *w = calloc((size_t)n, sizeof *w),
+         *y = calloc((size_t)n, sizeof *y);
+  if (!ns || !t || !w || !y || dynrt_session_create(m, &o, &s, &err)) {
+    snprintf(msg, msglen, "no memory or no session for the calibration runs");
+    goto out;
+  }
+  for (int r = 0; r < ROUNDS; r++)
+    for (int i = 0; i < n; i++) {
+      dynrt_latency l;
+      if (dynrt_session_set_subnet(s, &cfg[i], NULL) ||
+          dynrt_profile_session(s, r == 0 ? 3 : 1, 1, &l) ||
+          dynrt_profile_session_raw(s, PER_ROUND,
+                                    ns + ((size_t)i * ROUNDS + (size_t)r) * PER_ROUND)) {
+        snprintf(msg, msglen, "calibration run failed: %s", dynrt_session_errmsg(s));
+        goto out;
+      }
+    }
+  for (int i = 0; i < n; i++) {
+    dynrt_latency l;
+    dynrt_latency_summary(ns + (size_t)i * ROUNDS * PER_ROUND, ROUNDS * PER_ROUND, &l);
+    t[i] = dynrt_block_lut_predict(lut, &cfg[i]);
+    w[i] = (double)dynrt_subnet_params(m, &cfg[i]) * sizeof(float);
+    y[i] = l.median_ms * 1e6;
+    char cs[DYNRT_SUBNET_STR_MAX];
+    dynrt_subnet_format(m, &cfg[i], cs, sizeof cs, NULL);
+    cJSON *o2 = cJSON_CreateObject();
+    cJSON_AddStringToObject(o2, "config", cs);
+    cJSON_AddNumberToObject(o2, "table_ms", t[i] * 1e-6);
+    cJSON_AddNumberToObject(o2, "weight_bytes", w[i]);
+    cJSON_AddNumberToObject(o2, "measured_ms", y[i] * 1e-6);
+    if (!cJSON_AddItemToArray(cal, o2)) cJSON_Delete(o2);
+  }
+  dynrt_latency_fit f;
+  if (dynrt_latency_fit_solve(t, w, y, n, -1, &f)) {
+    snprintf(msg, msglen, "the memory term does not fit these %d measurements", n);
+    goto out;
+  }
+  dynrt_block_lut_set_fit(lut, &f);
+  rc = 0;
+out:
+  dynrt_session_destroy(s);
+  free(cfg), free(ns), free(t), free(w), free(y);
+  return rc;
 }
 
 static void strip_ext(const char *path, const char *ext, char *buf, size_t n) {
@@ -239,7 +303,7 @@ int dynrt_cmd_search(int argc, char **argv) {
   finalist *fin = NULL;
   dynrt_bn_file *bf = NULL;
   dynrt_oplib *lib = NULL;
-  cJSON *rep = NULL;
+  cJSON *rep = NULL, *lfit = cJSON_CreateObject(); /* lfit: the memory term, for the report */
   dynrt_error err;
   int na = 0, nf = 0, rc = 1;
   uint64_t t_start = dynrt_now_ns();
@@ -281,13 +345,30 @@ int dynrt_cmd_search(int argc, char **argv) {
       printf("  latency: per-block table read from %s (%zu entries)\n", lut_s,
              dynrt_block_lut_entries(lut));
     } else {
-      if (dynrt_block_lut_build(m, 3, 20, cli_progress, "block table", &lut, &err) ||
-          dynrt_block_lut_save(lut, lut_s ? lut_s : lp, &err)) {
+      if (dynrt_block_lut_build(m, 3, 20, cli_progress, "block table", &lut, &err)) {
+        dynrt_cli_fail("search", "%s", err.msg);
+        goto done;
+      }
+      if (fit_memory_term(m, lut, seed, cJSON_AddArrayToObject(lfit, "subnets"), msg, sizeof msg))
+        fprintf(stderr, "dynrt search: no memory term (%s): ranking by the table's sum\n", msg);
+      if (dynrt_block_lut_save(lut, lut_s ? lut_s : lp, &err)) {
         dynrt_cli_fail("search", "%s", err.msg);
         goto done;
       }
       printf("  latency: per-block table, %zu entries (one thread, measured here) -> %s\n",
              dynrt_block_lut_entries(lut), lut_s ? lut_s : lp);
+    }
+    dynrt_latency_fit f;
+    if (dynrt_block_lut_get_fit(lut, &f)) {
+      printf("  latency: table + memory term %.3f x sum + %.4f ms per MB beyond %.2f MB of "
+             "weights (fitted on 10 sub-networks measured here, rms %.1f%%)\n",
+             f.a, f.b, f.c * 1e-6, f.rms_pct);
+      cJSON_AddNumberToObject(lfit, "a", f.a);
+      cJSON_AddNumberToObject(lfit, "b_ns_per_byte", f.b);
+      cJSON_AddNumberToObject(lfit, "c_bytes", f.c);
+      cJSON_AddNumberToObject(lfit, "rms_pct", f.rms_pct);
+    } else {
+      printf("  latency: the table's sum (the table has no memory term)\n");
     }
   }
   sctx sc = {m, train, val, (size_t)calib_n, (size_t)val_n, (int)eval_threads, 0, lut, stderr};
@@ -499,6 +580,10 @@ int dynrt_cmd_search(int argc, char **argv) {
   cJSON_AddNumberToObject(rep, "version", 1);
   cJSON_AddStringToObject(rep, "model", info.name);
   cJSON_AddStringToObject(rep, "model_file", model);
+  if (lfit) { /* the table's memory term (and, when fitted in this run, what it was fitted on) */
+    cJSON_AddItemToObject(rep, "latency_fit", lfit);
+    lfit = NULL;
+  }
   {
     char cmd[4096] = "dynrt";
     for (int i = 0; i < argc; i++) {
@@ -516,7 +601,10 @@ int dynrt_cmd_search(int argc, char **argv) {
   cJSON_AddNumberToObject(sj, "calib_images", (double)calib_n);
   cJSON_AddStringToObject(sj, "val", val_s);
   cJSON_AddNumberToObject(sj, "val_images", (double)val_n);
-  cJSON_AddStringToObject(sj, "latency", "per-block table prediction, one thread, ms");
+  cJSON_AddStringToObject(sj, "latency",
+                          dynrt_block_lut_get_fit(lut, NULL)
+                              ? "per-block table + memory term (latency_fit), one thread, ms"
+                              : "per-block table sum, one thread, ms");
   cJSON_AddNumberToObject(sj, "evaluated", na);
   cJSON_AddNumberToObject(sj, "seconds", (double)(dynrt_now_ns() - t_start) * 1e-9);
   cJSON *aj = cJSON_AddArrayToObject(sj, "archive");
@@ -571,9 +659,10 @@ int dynrt_cmd_search(int argc, char **argv) {
     }
     double md = nf % 2 ? perr[nf / 2] : 0.5 * (perr[nf / 2 - 1] + perr[nf / 2]);
     cJSON_AddNumberToObject(rep, "prediction_median_abs_error_pct_1t", 100 * md);
-    printf("  block-table prediction vs re-measured finalists (1 thread): median |error| "
-           "%.2f%%, max %.2f%%\n",
-           100 * md, 100 * perr[nf - 1]);
+    printf("  the search's latency prediction (%s) vs re-measured finalists (1 thread): "
+           "median |error| %.2f%%, max %.2f%%\n",
+           dynrt_block_lut_get_fit(lut, NULL) ? "table + memory term" : "the table's sum", 100 * md,
+           100 * perr[nf - 1]);
   }
   free(perr);
   if (k1 >= 0 && nf >= 4) {
@@ -582,7 +671,7 @@ int dynrt_cmd_search(int argc, char **argv) {
            *yv = calloc((size_t)nf, sizeof *yv), *ev = calloc((size_t)nf, sizeof *ev);
     int ok = tv && wv && yv && ev;
     for (int i = 0; ok && i < nf; i++) {
-      tv[i] = fin[i].pred_ms * 1e6;
+      tv[i] = dynrt_block_lut_predict(lut, &fin[i].cfg); /* the table's sum, not the fit */
       wv[i] = (double)dynrt_subnet_params(m, &fin[i].cfg) * sizeof(float);
       yv[i] = fin[i].lat[k1].median_ms * 1e6;
     }
@@ -637,6 +726,7 @@ int dynrt_cmd_search(int argc, char **argv) {
   rc = 0;
 done:
   cJSON_Delete(rep);
+  cJSON_Delete(lfit);
   dynrt_oplib_destroy(lib);
   dynrt_bn_file_destroy(bf);
   free(fin);

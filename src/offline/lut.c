@@ -171,7 +171,21 @@ struct dynrt_block_lut {
   const dynrt_model *m;
   size_t n, cap;
   lut_entry *e;
+  int has_fit;
+  dynrt_latency_fit fit; /* the memory term (has_fit) */
 };
+
+void dynrt_block_lut_set_fit(dynrt_block_lut *l, const dynrt_latency_fit *f) {
+  if (!l) return;
+  l->has_fit = f != NULL;
+  if (f) l->fit = *f;
+}
+
+int dynrt_block_lut_get_fit(const dynrt_block_lut *l, dynrt_latency_fit *out) {
+  if (!l || !l->has_fit) return 0;
+  if (out) *out = l->fit;
+  return 1;
+}
 
 static int same_block(const dynrt__blockcfg *a, const dynrt__blockcfg *b) {
   return a->cin == b->cin && a->mid == b->mid && a->cout == b->cout && a->k == b->k &&
@@ -364,6 +378,24 @@ dynrt_status dynrt__block_lut_parse(const dynrt_model *m, const char *text, size
     st = fail(err, DYNRT_ERR_FORMAT, "%s: not a dynrt-block-lut file", path);
     goto done;
   }
+  const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "memory_term");
+  if (mt) { /* optional: written when the table has a fitted memory term */
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(mt, "a");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(mt, "b_ns_per_byte");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(mt, "c_bytes");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(mt, "rms_pct");
+    if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !cJSON_IsNumber(c) ||
+        !(a->valuedouble > 0 && a->valuedouble < 1e3) ||
+        !(b->valuedouble >= 0 && b->valuedouble < 1e6) ||
+        !(c->valuedouble >= 0 && c->valuedouble < 1e15)) {
+      st = fail(err, DYNRT_ERR_FORMAT,
+                "%s: memory_term needs a in (0, 1000), b_ns_per_byte >= 0 and c_bytes >= 0", path);
+      goto done;
+    }
+    dynrt_latency_fit f = {a->valuedouble, b->valuedouble, c->valuedouble,
+                           cJSON_IsNumber(r) ? r->valuedouble : 0};
+    dynrt_block_lut_set_fit(l, &f);
+  }
   for (size_t i = 0; i < l->n; i++) l->e[i].ns = -1;
   int idx = 0;
   const cJSON *e;
@@ -468,6 +500,13 @@ double dynrt_block_lut_predict(const dynrt_block_lut *l, const dynrt_subnet *cfg
   return ns + e->ns;
 }
 
+double dynrt_block_lut_predict_fitted(const dynrt_block_lut *l, const dynrt_subnet *cfg) {
+  double t = dynrt_block_lut_predict(l, cfg);
+  if (t < 0 || !l->has_fit) return t;
+  double w = (double)dynrt_subnet_params(l->m, cfg) * sizeof(float);
+  return dynrt_latency_fit_predict(&l->fit, t, w);
+}
+
 dynrt_status dynrt_block_lut_save(const dynrt_block_lut *l, const char *path, dynrt_error *err) {
   if (!l || !path) return fail(err, DYNRT_ERR_INVALID_ARG, "lut: NULL argument");
   dynrt_model_info info;
@@ -478,6 +517,14 @@ dynrt_status dynrt_block_lut_save(const dynrt_block_lut *l, const char *path, dy
   cJSON_AddStringToObject(root, "model", info.name);
   cJSON_AddStringToObject(root, "kernels", dynrt__kernels()->name);
   cJSON_AddStringToObject(root, "measured", "one thread, median per entry, this machine");
+  if (l->has_fit) {
+    cJSON *mt = cJSON_AddObjectToObject(root, "memory_term");
+    cJSON_AddStringToObject(mt, "form", "a * sum + b_ns_per_byte * max(0, weight bytes - c_bytes)");
+    cJSON_AddNumberToObject(mt, "a", l->fit.a);
+    cJSON_AddNumberToObject(mt, "b_ns_per_byte", l->fit.b);
+    cJSON_AddNumberToObject(mt, "c_bytes", l->fit.c);
+    cJSON_AddNumberToObject(mt, "rms_pct", l->fit.rms_pct);
+  }
   cJSON *arr = cJSON_AddArrayToObject(root, "entries");
   for (size_t i = 0; i < l->n; i++) {
     const lut_entry *e = &l->e[i];

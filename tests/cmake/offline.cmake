@@ -21,7 +21,7 @@ set(DYNRT_TINY ${PROJECT_SOURCE_DIR}/tests/fixtures/tiny.safetensors)
 add_test(NAME offline_cli_profile
   COMMAND dynrt profile ${DYNRT_TINY} --threads 1,2 --subnets "largest;smallest;random:4:1"
           --runs 5 --warmup 1 --lut-runs 2 -o ${DYNRT_OFFLINE_OUT}/tiny.profile.json
-          --lut ${DYNRT_OFFLINE_OUT}/tiny.lut.json)
+          --lut ${DYNRT_OFFLINE_OUT}/tiny.profile.lut.json)
 add_test(NAME offline_cli_calibrate_eval
   COMMAND sh -c "rm -f $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 && $0 calibrate $2 --data synthetic:60:1 --subnets 'largest;smallest' --images 40 --batch 20 -o $1 | grep -q 'kept 2' && $0 eval $2 --data synthetic:60:2 --subnet 'largest;smallest' --bn $1 --threads 2 --json | grep -q top1_pct"
           ${DYNRT_TEST_DYNRT} ${DYNRT_OFFLINE_OUT}/tiny.bn.safetensors ${DYNRT_TINY})
@@ -39,6 +39,12 @@ if(EXISTS /usr/bin/python3)
     COMMAND /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=[x['config'] for x in r['finalists']]; a=[x['config'] for x in r['search']['archive'][:2]]; sys.exit(0 if all(c in f for c in a) else 'ends missing from finalists: %s not in %s' % (a, f))"
             ${DYNRT_OFFLINE_OUT}/tiny.search.json)
   set_tests_properties(offline_cli_search_ends PROPERTIES DEPENDS offline_cli_search)
+  # The search fits the table's memory term on sub-networks it measured first, ranks with it,
+  # stores it with the table and reports it.
+  add_test(NAME offline_cli_search_memory_term
+    COMMAND /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); l=json.load(open(sys.argv[2])); f=r['latency_fit']; m=l['memory_term']; ok=f['a']>0 and len(f['subnets'])>=3 and abs(m['a']-f['a'])<=1e-9*f['a'] and 'memory term' in r['search']['latency']; sys.exit(0 if ok else 'latency_fit %s / memory_term %s' % (f, m))"
+            ${DYNRT_OFFLINE_OUT}/tiny.search.json ${DYNRT_OFFLINE_OUT}/tiny.lut.json)
+  set_tests_properties(offline_cli_search_memory_term PROPERTIES DEPENDS offline_cli_search)
 endif()
 
 if(EXISTS /usr/bin/python3)
