@@ -835,17 +835,10 @@ static void test_level2_brute_force(void **state) {
   assert_true(infeasible >= 5);
 }
 
-/* Contention-aware level 1 on a time-shared GPU (500 / 1000 MHz; one sub-network: 40 ms and
- * 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz). A: priority 1, 50 ms target (fit 47.5 ms);
- * B: priority 0, 200 ms. Level 2 plans 500 MHz (40 ms fits, 3x cheaper).
- * - B runs, A starts: the overlap is not measured yet, so the prior (each at half speed)
- *   says A needs 40 x 2 = 80 ms at 500 MHz but 20 x 2 = 40 ms at 1000 MHz: the GPU goes to
- *   1000 MHz for the overlap and back to B's own need (500 MHz) when A reports.
- * - A runs, B arrives: B waits for A (40 + 40 ms fit its 190 ms), then runs alone.
- * - Idle drop: with A's target at 25 ms level 2 plans 1000 MHz; the GPU runs 500 MHz while
- *   nothing is in flight and 1000 MHz for each inference of A. */
-static void test_contention_boost(void **state) {
-  (void)state;
+/* A fake board with one time-shared GPU domain (500 / 1000 MHz) and a library of one
+ * sub-network on it: 40 ms and 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz. Returns the
+ * domain's index. */
+static int gpu_board(dynrt_platform **pp, dynrt_oplib **lp) {
   dynrt_platform *p = fake_open("gpu-board");
   int g = fake_add_domain(p, "gpu", 0, 0, (const uint32_t[]){500000, 1000000}, 2);
   dynrt_oplib *lib = NULL;
@@ -868,6 +861,25 @@ static void test_contention_boost(void **state) {
   assert_int_equal(dynrt_oplib_add_point(lib, &p0), DYNRT_OK);
   assert_int_equal(dynrt_oplib_add_point(lib, &p1), DYNRT_OK);
   assert_int_equal(dynrt_oplib_finalize(lib), DYNRT_OK);
+  *pp = p;
+  *lp = lib;
+  return g;
+}
+
+/* Contention-aware level 1 on a time-shared GPU (500 / 1000 MHz; one sub-network: 40 ms and
+ * 10 mJ at 500 MHz, 20 ms and 30 mJ at 1000 MHz). A: priority 1, 50 ms target (fit 47.5 ms);
+ * B: priority 0, 200 ms. Level 2 plans 500 MHz (40 ms fits, 3x cheaper).
+ * - B runs, A starts: the overlap is not measured yet, so the prior (each at half speed)
+ *   says A needs 40 x 2 = 80 ms at 500 MHz but 20 x 2 = 40 ms at 1000 MHz: the GPU goes to
+ *   1000 MHz for the overlap and back to B's own need (500 MHz) when A reports.
+ * - A runs, B arrives: B waits for A (40 + 40 ms fit its 190 ms), then runs alone.
+ * - Idle drop: with A's target at 25 ms level 2 plans 1000 MHz; the GPU runs 500 MHz while
+ *   nothing is in flight and 1000 MHz for each inference of A. */
+static void test_contention_boost(void **state) {
+  (void)state;
+  dynrt_platform *p;
+  dynrt_oplib *lib;
+  int g = gpu_board(&p, &lib);
   dynrt_rtm *rtm = make_rtm(p, "rtm");
   dynrt_app *a = add(rtm, lib, "a", 50 * MS, 100 * MS, 0, 1);
   dynrt_app *b = add(rtm, lib, "b", 200 * MS, 500 * MS, 0, 0);
@@ -949,28 +961,9 @@ static void test_contention_boost(void **state) {
  * tail fraction is refused. */
 static void test_load_step(void **state) {
   (void)state;
-  dynrt_platform *p = fake_open("gpu-board");
-  int g = fake_add_domain(p, "gpu", 0, 0, (const uint32_t[]){500000, 1000000}, 2);
-  dynrt_oplib *lib = NULL;
-  assert_int_equal(dynrt_oplib_create("line", NULL, "gpu-board", &lib), DYNRT_OK);
-  dynrt_oplib_setting s0 = {"gpu", 500000, 0}, s1 = {"gpu", 1000000, 0};
-  assert_int_equal(dynrt_oplib_add_setting(lib, &s0, NULL), DYNRT_OK);
-  assert_int_equal(dynrt_oplib_add_setting(lib, &s1, NULL), DYNRT_OK);
-  dynrt_oplib_subnet sn = {.config = "net0",
-                           .id = 1,
-                           .macs = 1000,
-                           .params = 1,
-                           .val_top1 = 0.8,
-                           .val_images = 100,
-                           .test_top1 = -1,
-                           .compute_ns = -1,
-                           .memory_ns = -1};
-  assert_int_equal(dynrt_oplib_add_subnet(lib, &sn, NULL), DYNRT_OK);
-  dynrt_oplib_point p0 = {.subnet = 0, .setting = 0, .latency_mean_ms = 40, .energy_mj = 10};
-  dynrt_oplib_point p1 = {.subnet = 0, .setting = 1, .latency_mean_ms = 20, .energy_mj = 30};
-  assert_int_equal(dynrt_oplib_add_point(lib, &p0), DYNRT_OK);
-  assert_int_equal(dynrt_oplib_add_point(lib, &p1), DYNRT_OK);
-  assert_int_equal(dynrt_oplib_finalize(lib), DYNRT_OK);
+  dynrt_platform *p;
+  dynrt_oplib *lib;
+  int g = gpu_board(&p, &lib);
   dynrt_rtm *rtm = make_rtm(p, "rtm");
   dynrt_app *a = add(rtm, lib, "a", 50 * MS, 100 * MS, 0, 1);
   fake_board *fb = fake_of(p);

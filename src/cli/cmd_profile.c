@@ -257,7 +257,9 @@ int dynrt_cmd_profile(int argc, char **argv) {
       cJSON_AddNumberToObject(o, "max_abs_error_pct", 100 * mx);
       dynrt_latency_fit f = {0};
       if (meth == 2 && !dynrt_latency_fit_solve(tab, wb, meas, n, -1, &f)) {
-        /* the fit on all of them, for the record (not used for the errors above) */
+        /* the fit on all of them, for the record (not used for the errors above); the
+         * one-thread one goes with the table (--lut) */
+        if (th[t] == 1) dynrt_block_lut_set_fit(lut, &f);
         cJSON *fj = cJSON_AddObjectToObject(o, "fit_all");
         cJSON_AddNumberToObject(fj, "a", f.a);
         cJSON_AddNumberToObject(fj, "b_ms_per_mb", f.b); /* ns per byte = ms per MB */
@@ -328,22 +330,6 @@ int dynrt_cmd_profile(int argc, char **argv) {
     fclose(f);
     cJSON_free(text);
     printf("wrote %s\n", out);
-  }
-  if (lut_out) { /* the one-thread memory term fitted on all the profiled sub-networks */
-    double *tb = calloc((size_t)n, sizeof *tb), *wt = calloc((size_t)n, sizeof *wt),
-           *ms = calloc((size_t)n, sizeof *ms);
-    int t1 = -1;
-    for (int t = 0; t < nth; t++)
-      if (th[t] == 1) t1 = t;
-    dynrt_latency_fit f;
-    for (int i = 0; tb && wt && ms && i < n; i++) {
-      tb[i] = pred1[i] * 1e6;
-      wt[i] = (double)dynrt_subnet_params(m, &cfg[i]) * sizeof(float);
-      ms[i] = t1 >= 0 ? lat[i * nth + t1].median_ms * 1e6 : 0;
-    }
-    if (tb && wt && ms && t1 >= 0 && !dynrt_latency_fit_solve(tb, wt, ms, n, -1, &f))
-      dynrt_block_lut_set_fit(lut, &f);
-    free(tb), free(wt), free(ms);
   }
   if (lut_out && dynrt_block_lut_save(lut, lut_out, &err)) {
     dynrt_cli_fail("profile", "%s", err.msg);

@@ -143,6 +143,16 @@ out:
   return rc;
 }
 
+/* Sorts v[0..n-1] (n >= 1) in place and returns its median: v[n-1] is then the max. */
+static double sorted_median(double *v, int n) {
+  for (int a = 1; a < n; a++) /* insertion sort: n is the finalists' count */
+    for (int b = a; b > 0 && v[b - 1] > v[b]; b--) {
+      double t = v[b];
+      v[b] = v[b - 1], v[b - 1] = t;
+    }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static void strip_ext(const char *path, const char *ext, char *buf, size_t n) {
   size_t l = strlen(path), el = strlen(ext);
   if (l > el && !strcmp(path + l - el, ext))
@@ -648,16 +658,7 @@ int dynrt_cmd_search(int argc, char **argv) {
     cJSON_AddItemToArray(fj, o);
   }
   if (perr && k1 >= 0 && nf > 0) {
-    for (int a = 1; a < nf; a++) { /* median of the prediction errors */
-      double v = perr[a];
-      int b = a - 1;
-      while (b >= 0 && perr[b] > v) {
-        perr[b + 1] = perr[b];
-        b--;
-      }
-      perr[b + 1] = v;
-    }
-    double md = nf % 2 ? perr[nf / 2] : 0.5 * (perr[nf / 2 - 1] + perr[nf / 2]);
+    double md = sorted_median(perr, nf);
     cJSON_AddNumberToObject(rep, "prediction_median_abs_error_pct_1t", 100 * md);
     printf("  the search's latency prediction (%s) vs re-measured finalists (1 thread): "
            "median |error| %.2f%%, max %.2f%%\n",
@@ -681,14 +682,7 @@ int dynrt_cmd_search(int argc, char **argv) {
       if (ok) ev[i] = fabs(dynrt_latency_fit_predict(&f, tv[i], wv[i]) - yv[i]) / yv[i];
     }
     if (ok) {
-      double mx = 0, md;
-      for (int i = 0; i < nf; i++) mx = ev[i] > mx ? ev[i] : mx;
-      for (int a = 1; a < nf; a++) /* insertion sort for the median */
-        for (int b = a; b > 0 && ev[b - 1] > ev[b]; b--) {
-          double v = ev[b];
-          ev[b] = ev[b - 1], ev[b - 1] = v;
-        }
-      md = nf % 2 ? ev[nf / 2] : 0.5 * (ev[nf / 2 - 1] + ev[nf / 2]);
+      double md = sorted_median(ev, nf), mx = ev[nf - 1];
       cJSON_AddNumberToObject(rep, "prediction_memory_term_loo_median_abs_error_pct_1t", 100 * md);
       printf("  block table + memory term, leave-one-out over the finalists (1 thread): median "
              "|error| %.2f%%, max %.2f%%\n",

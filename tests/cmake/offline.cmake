@@ -45,6 +45,12 @@ if(EXISTS /usr/bin/python3)
     COMMAND /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); l=json.load(open(sys.argv[2])); f=r['latency_fit']; m=l['memory_term']; ok=f['a']>0 and len(f['subnets'])>=3 and abs(m['a']-f['a'])<=1e-9*f['a'] and 'memory term' in r['search']['latency']; sys.exit(0 if ok else 'latency_fit %s / memory_term %s' % (f, m))"
             ${DYNRT_OFFLINE_OUT}/tiny.search.json ${DYNRT_OFFLINE_OUT}/tiny.lut.json)
   set_tests_properties(offline_cli_search_memory_term PROPERTIES DEPENDS offline_cli_search)
+  # dynrt profile --lut stores the one-thread memory term fitted on the profiled
+  # sub-networks, the one its report gives as fit_all.
+  add_test(NAME offline_cli_profile_memory_term
+    COMMAND /usr/bin/python3 -c "import json,sys; p=json.load(open(sys.argv[1])); l=json.load(open(sys.argv[2])); f=[x['fit_all'] for x in p['prediction'] if x['threads'] == 1 and 'fit_all' in x][0]; m=l['memory_term']; sys.exit(0 if abs(m['a']-f['a'])<=1e-9*f['a'] and abs(m['c_bytes']*1e-6-f['c_mb'])<=1e-9*(1+f['c_mb']) else 'memory_term %s vs fit_all %s' % (m, f))"
+            ${DYNRT_OFFLINE_OUT}/tiny.profile.json ${DYNRT_OFFLINE_OUT}/tiny.profile.lut.json)
+  set_tests_properties(offline_cli_profile_memory_term PROPERTIES DEPENDS offline_cli_profile)
 endif()
 
 if(EXISTS /usr/bin/python3)
