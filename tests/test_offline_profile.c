@@ -53,6 +53,61 @@ static void test_profile_session(void **state) {
   dynrt_model_destroy(m);
 }
 
+typedef struct hook_log {
+  int calls, open, runs[2];
+} hook_log;
+
+static void count_hook(void *user, int i, int runs, int after) {
+  hook_log *h = user;
+  assert_true(i >= 0 && i < 2 && runs >= 1);
+  assert_int_equal(h->open, !after ? 0 : 1); /* before and after alternate */
+  h->open = !after;
+  h->calls++;
+  if (after) h->runs[i] += runs;
+}
+
+static void test_profile_interleaved(void **state) {
+  (void)state;
+  dynrt_model *m;
+  dynrt_session *s;
+  assert_int_equal(dynrt_model_load(TINY, &m, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_session_create(m, NULL, &s, NULL), DYNRT_OK);
+  dynrt_subnet cfg[2];
+  dynrt_subnet_largest(m, &cfg[0]);
+  dynrt_subnet_smallest(m, &cfg[1]);
+  uint64_t a[7], b[7], *ns[2] = {a, b};
+  memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+  hook_log h = {0, 0, {0, 0}};
+  /* 7 runs in 3 rounds: shares 2, 2, 3; every entry filled, the hook around each share */
+  assert_int_equal(dynrt_profile_interleaved(s, cfg, 2, 3, 7, 1, ns, count_hook, &h), DYNRT_OK);
+  assert_int_equal(h.calls, 2 * 2 * 3);
+  assert_int_equal(h.runs[0], 7);
+  assert_int_equal(h.runs[1], 7);
+  for (int i = 0; i < 7; i++) assert_true(a[i] > 0 && b[i] > 0);
+  dynrt_subnet now;
+  dynrt_session_get_subnet(s, &now);
+  assert_true(dynrt_subnet_equal(m, &now, &cfg[1])); /* the last one set */
+  assert_int_equal(dynrt_profile_interleaved(s, cfg, 2, 3, 7, 1, ns, NULL, NULL), DYNRT_OK);
+  /* bad arguments */
+  assert_int_equal(dynrt_profile_interleaved(NULL, cfg, 2, 3, 7, 1, ns, NULL, NULL),
+                   DYNRT_ERR_INVALID_ARG);
+  assert_int_equal(dynrt_profile_interleaved(s, cfg, 0, 3, 7, 1, ns, NULL, NULL),
+                   DYNRT_ERR_INVALID_ARG);
+  assert_int_equal(dynrt_profile_interleaved(s, cfg, 2, 8, 7, 1, ns, NULL, NULL),
+                   DYNRT_ERR_INVALID_ARG); /* fewer runs than rounds */
+  assert_int_equal(dynrt_profile_interleaved(s, cfg, 2, 3, 7, 0, ns, NULL, NULL),
+                   DYNRT_ERR_INVALID_ARG);
+  /* an invalid sub-network: its switch fails with a message, nothing is timed after it */
+  dynrt_subnet bad[2] = {cfg[0], cfg[1]};
+  bad[1].r = 1000;
+  memset(&h, 0, sizeof h);
+  assert_int_not_equal(dynrt_profile_interleaved(s, bad, 2, 3, 7, 1, ns, count_hook, &h), DYNRT_OK);
+  assert_true(strlen(dynrt_session_errmsg(s)) > 0);
+  assert_int_equal(h.calls, 2); /* the first one's first share only */
+  dynrt_session_destroy(s);
+  dynrt_model_destroy(m);
+}
+
 static void test_block_table(void **state) {
   (void)state;
   dynrt_model *m;
@@ -216,9 +271,8 @@ static void test_latency_fit(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_latency_fit),
-      cmocka_unit_test(test_summary),
-      cmocka_unit_test(test_profile_session),
+      cmocka_unit_test(test_latency_fit),     cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_profile_session), cmocka_unit_test(test_profile_interleaved),
       cmocka_unit_test(test_block_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

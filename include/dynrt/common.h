@@ -48,6 +48,11 @@ DYNRT_API const char *dynrt_version(void);
  * contract: alloc(size) returns NULL or memory aligned to at least `align`, a power of two
  * >= sizeof(void *); release(NULL) is a no-op). Set it before creating any object and never
  * change it while objects exist. Passing NULL restores the default (posix_memalign/free).
+ * One exception: reading or writing a JSON file (operating-point libraries, latency tables,
+ * scenarios, board files, reports) builds a transient document with libcjson, which uses the
+ * C library's malloc/free (its hooks are process-wide, so dynrt leaves them to the
+ * application); that document is freed before the call returns. The inference core and
+ * everything it keeps use the hook.
  */
 typedef struct dynrt_allocator {
   void *(*alloc)(void *user, size_t size, size_t align);

@@ -201,6 +201,23 @@ DYNRT_API double dynrt_latency_fit_predict(const dynrt_latency_fit *f, double ta
 DYNRT_API dynrt_status dynrt_profile_session_raw(dynrt_session *s, int runs, uint64_t *ns);
 
 /*
+ * Times n sub-networks on one session in `rounds` interleaved rounds, so that a change of
+ * machine load during the measurement falls on all of them alike: each round sets every
+ * sub-network in turn, runs it untimed after the switch (`warmup` times in the first round,
+ * once in the others), then times its share of `runs` (runs * (r + 1) / rounds - runs * r /
+ * rounds in round r) into ns[i][...]; each ns[i] has room for runs. `hook`, when not NULL,
+ * is called around every share of at least one run (after = 0 just before the timed runs,
+ * after = 1 just after them, with their count), e.g. to read an energy counter. A failed
+ * switch or run leaves its reason in the session's error message. 1 <= rounds <= runs,
+ * warmup >= 1.
+ */
+typedef void (*dynrt_round_hook)(void *user, int subnet, int runs, int after);
+DYNRT_API dynrt_status dynrt_profile_interleaved(dynrt_session *s, const dynrt_subnet *cfg, int n,
+                                                 int rounds, int runs, int warmup,
+                                                 uint64_t *const *ns, dynrt_round_hook hook,
+                                                 void *user);
+
+/*
  * Per-block latency table: every block configuration (stage position, cin, mid, cout,
  * kernel, stride, SE, activation, input size) a sub-network can contain, timed by running
  * that block alone with the process's kernels (one thread), plus the stem and head per

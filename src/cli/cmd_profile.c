@@ -3,6 +3,7 @@
  * (sensor, or its model - said so), and the per-block latency table with its prediction
  * error against the measurements. Writes a JSON report (docs/offline.md "Profile"). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,30 @@
 #include "dynrt/engine.h"
 #include "dynrt/offline.h"
 #include "dynrt/platform.h"
+
+/* Energy over the timed runs of each round (dynrt_round_hook): every round with both
+ * readings counts, a zero difference included, so that a sensor that updates less often
+ * than a round puts each update into some round and the sum over the rounds stays the
+ * energy of their runs. */
+typedef struct energy_acc {
+  dynrt_platform *p;
+  double *mj; /* mj[i * stride]: sum over the rounds, mJ */
+  int stride;
+  int *runs;   /* runs[i]: the runs that sum covers */
+  uint64_t e0; /* reading before the current share, or UINT64_MAX when it failed */
+} energy_acc;
+
+static void energy_hook(void *user, int i, int runs, int after) {
+  energy_acc *a = user;
+  uint64_t e;
+  int bad = dynrt_platform_read_energy(a->p, &e) != 0;
+  if (!after) {
+    a->e0 = bad ? UINT64_MAX : e;
+  } else if (!bad && a->e0 != UINT64_MAX && e >= a->e0) {
+    a->mj[i * a->stride] += (double)(e - a->e0) * 1e-3;
+    a->runs[i] += runs;
+  }
+}
 
 #define MAX_THREADS_LIST 16
 
@@ -121,14 +146,14 @@ int dynrt_cmd_profile(int argc, char **argv) {
                          : modelled ? "MODELLED (platform power model; whole machine, includes "
                                       "other load)"
                                     : "measured (sensor)");
-  /* Whole sub-networks are timed in ROUNDS interleaved rounds (each round: every
-   * sub-network, one warm-up run after the switch, then its share of the runs), so that a
-   * change in machine load during the profile falls on all of them alike; the median is
-   * over all of a sub-network's runs. Energy accumulates over its runs the same way. */
+  /* Whole sub-networks are timed in ROUNDS interleaved rounds (dynrt_profile_interleaved),
+   * so that a change in machine load during the profile falls on all of them alike; the
+   * median is over all of a sub-network's runs. Energy accumulates over its runs the same
+   * way (energy_hook). */
   enum { ROUNDS = 5 };
-  int *got = calloc((size_t)n, sizeof *got), *e_runs = calloc((size_t)n, sizeof *e_runs);
   uint64_t **all = calloc((size_t)n, sizeof *all);
-  int ok = got && e_runs && all;
+  int *e_runs = calloc((size_t)n, sizeof *e_runs);
+  int ok = e_runs && all;
   for (int i = 0; ok && i < n; i++) ok = (all[i] = calloc((size_t)runs, sizeof **all)) != NULL;
   for (int t = 0; ok && t < nth; t++) {
     dynrt_session *s = NULL;
@@ -138,47 +163,23 @@ int dynrt_cmd_profile(int argc, char **argv) {
       ok = 0;
       break;
     }
-    memset(got, 0, sizeof *got * (size_t)n);
     memset(e_runs, 0, sizeof *e_runs * (size_t)n);
-    for (int round = 0; ok && round < ROUNDS; round++) {
-      for (int i = 0; ok && i < n; i++) {
-        int k = runs * (round + 1) / ROUNDS - runs * round / ROUNDS;
-        uint64_t e0 = 0, e1 = 0;
-        if (dynrt_session_set_subnet(s, &cfg[i], NULL)) {
-          dynrt_cli_fail("profile", "%s", dynrt_session_errmsg(s));
-          ok = 0;
-          break;
-        }
-        dynrt_latency w;
-        if (round == 0)
-          dynrt_profile_session(s, warmup, 1, &w); /* warm-up at this config */
-        else
-          dynrt_profile_session(s, 0, 1, &w); /* one run after the switch */
-        int have_e = k > 0 && p && !dynrt_platform_read_energy(p, &e0);
-        if (k > 0 && dynrt_profile_session_raw(s, k, all[i] + got[i])) {
-          dynrt_cli_fail("profile", "run failed: %s", dynrt_session_errmsg(s));
-          ok = 0;
-          break;
-        }
-        got[i] += k;
-        /* Every round with both readings counts, a zero difference included: a sensor that
-         * updates less often than a round then puts each update into some round, and the
-         * sum over the rounds stays the energy of their runs. */
-        if (have_e && !dynrt_platform_read_energy(p, &e1) && e1 >= e0) {
-          energy[i * nth + t] += (double)(e1 - e0) * 1e-3; /* mJ */
-          e_runs[i] += k;
-        }
-      }
+    energy_acc ea = {p, energy + t, nth, e_runs, 0};
+    dynrt_status st = dynrt_profile_interleaved(s, cfg, n, ROUNDS, runs, warmup + 1, all,
+                                                p ? energy_hook : NULL, &ea);
+    if (st) {
+      dynrt_cli_fail("profile", "run failed: %s (%s)", dynrt_session_errmsg(s),
+                     dynrt_status_str(st));
+      ok = 0;
     }
     for (int i = 0; ok && i < n; i++) {
-      dynrt_latency_summary(all[i], got[i], &lat[i * nth + t]);
+      dynrt_latency_summary(all[i], runs, &lat[i * nth + t]);
       energy[i * nth + t] = e_runs[i] ? energy[i * nth + t] / e_runs[i] : 0; /* per inference */
     }
     dynrt_session_destroy(s);
   }
   for (int i = 0; all && i < n; i++) free(all[i]);
   free(all);
-  free(got);
   free(e_runs);
   if (!ok) goto done;
   for (int i = 0; i < n; i++) pred1[i] = dynrt_block_lut_predict(lut, &cfg[i]) * 1e-6;

@@ -97,27 +97,24 @@ static int fit_memory_term(const dynrt_model *m, dynrt_block_lut *lut, long seed
   dynrt_session *s = NULL;
   dynrt_session_options o = {NULL, 1, 1};
   dynrt_error err;
-  uint64_t *ns = calloc((size_t)n * ROUNDS * PER_ROUND, sizeof *ns);
+  enum { RUNS = ROUNDS * PER_ROUND };
+  uint64_t *ns = calloc((size_t)n * RUNS, sizeof *ns), **row = calloc((size_t)n, sizeof *row);
   double *t = calloc((size_t)n, sizeof *t), *w = calloc((size_t)n, sizeof *w),
          *y = calloc((size_t)n, sizeof *y);
-  if (!ns || !t || !w || !y || dynrt_session_create(m, &o, &s, &err)) {
+  if (!ns || !row || !t || !w || !y || dynrt_session_create(m, &o, &s, &err)) {
     snprintf(msg, msglen, "no memory or no session for the calibration runs");
     goto out;
   }
-  for (int r = 0; r < ROUNDS; r++)
-    for (int i = 0; i < n; i++) {
-      dynrt_latency l;
-      if (dynrt_session_set_subnet(s, &cfg[i], NULL) ||
-          dynrt_profile_session(s, r == 0 ? 3 : 1, 1, &l) ||
-          dynrt_profile_session_raw(s, PER_ROUND,
-                                    ns + ((size_t)i * ROUNDS + (size_t)r) * PER_ROUND)) {
-        snprintf(msg, msglen, "calibration run failed: %s", dynrt_session_errmsg(s));
-        goto out;
-      }
-    }
+  for (int i = 0; i < n; i++) row[i] = ns + (size_t)i * RUNS;
+  dynrt_status st = dynrt_profile_interleaved(s, cfg, n, ROUNDS, RUNS, 4, row, NULL, NULL);
+  if (st) {
+    snprintf(msg, msglen, "calibration run failed: %s (%s)", dynrt_session_errmsg(s),
+             dynrt_status_str(st));
+    goto out;
+  }
   for (int i = 0; i < n; i++) {
     dynrt_latency l;
-    dynrt_latency_summary(ns + (size_t)i * ROUNDS * PER_ROUND, ROUNDS * PER_ROUND, &l);
+    dynrt_latency_summary(row[i], RUNS, &l);
     t[i] = dynrt_block_lut_predict(lut, &cfg[i]);
     w[i] = (double)dynrt_subnet_params(m, &cfg[i]) * sizeof(float);
     y[i] = l.median_ms * 1e6;
@@ -139,7 +136,7 @@ static int fit_memory_term(const dynrt_model *m, dynrt_block_lut *lut, long seed
   rc = 0;
 out:
   dynrt_session_destroy(s);
-  free(cfg), free(ns), free(t), free(w), free(y);
+  free(cfg), free(ns), free(row), free(t), free(w), free(y);
   return rc;
 }
 

@@ -43,13 +43,18 @@ void dynrt_latency_summary(uint64_t *ns, int n, dynrt_latency *out) {
 }
 
 /* A fixed input for timing: any values do, the kernels' time does not depend on them. */
+/* The fixed synthetic input of resolution r; any r' <= r uses its prefix. */
+static float *synthetic_input(int r) {
+  float *in = dynrt__malloc(sizeof(float) * (size_t)(r * r * 3));
+  for (int i = 0; in && i < r * r * 3; i++) in[i] = sinf(0.37f * (float)i);
+  return in;
+}
+
 static float *timing_input(dynrt_session *s, int *r) {
   dynrt_subnet cfg;
   dynrt_session_get_subnet(s, &cfg);
   *r = cfg.r;
-  float *in = dynrt__malloc(sizeof(float) * (size_t)(cfg.r * cfg.r * 3));
-  for (int i = 0; in && i < cfg.r * cfg.r * 3; i++) in[i] = sinf(0.37f * (float)i);
-  return in;
+  return synthetic_input(cfg.r);
 }
 
 dynrt_status dynrt_profile_session_raw(dynrt_session *s, int runs, uint64_t *ns) {
@@ -83,6 +88,38 @@ dynrt_status dynrt_profile_session(dynrt_session *s, int warmup, int runs, dynrt
   if (!st) st = dynrt_profile_session_raw(s, runs, t);
   if (!st) dynrt_latency_summary(t, runs, out);
   dynrt__free(t);
+  return st;
+}
+
+dynrt_status dynrt_profile_interleaved(dynrt_session *s, const dynrt_subnet *cfg, int n, int rounds,
+                                       int runs, int warmup, uint64_t *const *ns,
+                                       dynrt_round_hook hook, void *user) {
+  if (!s || !cfg || !ns || n < 1 || rounds < 1 || runs < rounds || warmup < 1)
+    return DYNRT_ERR_INVALID_ARG;
+  float *in = NULL; /* the synthetic input at the largest resolution set so far */
+  int rmax = 0;
+  dynrt_status st = DYNRT_OK;
+  for (int rd = 0; rd < rounds && !st; rd++)
+    for (int i = 0; i < n && !st; i++) {
+      int k = runs * (rd + 1) / rounds - runs * rd / rounds;
+      int done = runs * rd / rounds;
+      if ((st = dynrt_session_set_subnet(s, &cfg[i], NULL))) break; /* validates cfg[i].r */
+      if (cfg[i].r > rmax) {
+        dynrt__free(in);
+        if (!(in = synthetic_input(rmax = cfg[i].r))) st = DYNRT_ERR_NOMEM;
+      }
+      for (int w = 0; w < (rd == 0 ? warmup : 1) && !st; w++)
+        st = dynrt_session_run_tensor(s, in, cfg[i].r);
+      if (st || k == 0) continue;
+      if (hook) hook(user, i, k, 0);
+      for (int j = 0; j < k && !st; j++) {
+        uint64_t t0 = dynrt_now_ns();
+        st = dynrt_session_run_tensor(s, in, cfg[i].r);
+        ns[i][done + j] = dynrt_now_ns() - t0;
+      }
+      if (hook && !st) hook(user, i, k, 1);
+    }
+  dynrt__free(in);
   return st;
 }
 
