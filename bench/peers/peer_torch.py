@@ -12,6 +12,14 @@ torch.set_num_threads(T). create_ms = torch.load + channels_last conversion (+ t
 passes with --jit). Debian's python3-torch is built with generic BLAS: in eager mode its 1x1
 convolutions take aten::_slow_conv2d_forward; --jit (freeze + optimize_for_inference) moves
 convolutions to oneDNN, which is what a PyTorch user chasing latency would do.
+
+With --jit every nn.Hardswish is first replaced by the same function written out,
+x * relu6(x + 3) / 6: the in-place oneDNN h-swish that optimize_for_inference substitutes
+(prim::MKLDNNHardSwish_) gives wrong values in Debian's torch 1.13 when the channel count is
+not a multiple of 16 (max relative error 0.3-1.0 on a single 1x1 conv + h-swish with 120 or
+136 output channels, 1e-7 with 112, 128 or 144; `python3 bench/peers/peer_torch.py
+--check-hswish` reproduces it). The written-out form stays on oneDNN tensors and agrees; it
+costs torch-jit about 5-15 % of its time on these networks.
 """
 import argparse
 import json
@@ -39,12 +47,42 @@ def rss_kb():
     return status_kb("VmRSS:")
 
 
+class HSwish(torch.nn.Module):
+    """h-swish written out (see the module comment: the fused oneDNN one is wrong here)."""
+
+    def forward(self, x):
+        return x * torch.nn.functional.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+def written_out_hswish(m):
+    for name, c in m.named_children():
+        if isinstance(c, torch.nn.Hardswish):
+            setattr(m, name, HSwish())
+        else:
+            written_out_hswish(c)
+
+
+def check_hswish():
+    """Max relative error of optimize_for_inference on 1x1 conv (40 -> C) + nn.Hardswish."""
+    torch.manual_seed(0)
+    for c in (112, 120, 128, 136, 144):
+        m = torch.nn.Sequential(torch.nn.Conv2d(40, c, 1), torch.nn.Hardswish()).eval()
+        x = torch.randn(1, 40, 8, 8)
+        with torch.no_grad():
+            ref = m(x)
+            jit = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(m, x)))
+            e = float((jit(x) - ref).abs().max() / ref.abs().max())
+        print(f"torch {torch.__version__}: 1x1 conv 40->{c} + Hardswish, optimize_for_inference "
+              f"max rel err {e:.1e}{'  WRONG' if e > 1e-4 else ''}")
+
+
 def make(path, x, jit):
     """The network of `path` ready to run on input x (flat float32, NCHW [1,3,r,r])."""
     net = torch.load(path).eval().to(memory_format=torch.channels_last)
     r = int(round((x.size / 3) ** 0.5))
     xt = torch.from_numpy(x).view(1, 3, r, r).contiguous(memory_format=torch.channels_last)
     if jit:
+        written_out_hswish(net)
         with torch.no_grad():
             net = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, xt)))
     return net, xt
@@ -70,6 +108,8 @@ def resident(a):
 
 
 def main():
+    if sys.argv[1:] == ["--check-hswish"]:
+        return check_hswish()
     p = argparse.ArgumentParser()
     p.add_argument("model")
     p.add_argument("--input", required=True)
