@@ -132,10 +132,12 @@ static uint32_t lowest_opp_ge(double target_khz) {
 }
 
 /*
- * Step load from idle at f_min under schedutil on a frequency-invariant board, HZ = 250.
- * By hand: at every tick t_k = 4k ms the PELT clock has advanced 4 ms * fcap(f)/1024
- * (fcap = 1024 f / f_max, integer), util = 1024 (1 - y^(tau / 1.048576 ms)), the target is
- * 1.25 * f_max * util / 1024, and the frequency becomes the lowest OPP >= target.
+ * Step load from idle at f_min under schedutil on a frequency-invariant board, HZ = 250,
+ * transition latency 140 us. By hand: at every tick t_k = 4k ms the PELT clock has advanced
+ * by the time at each frequency * fcap(f)/1024 (fcap = 1024 f / f_max, integer), util =
+ * 1024 (1 - y^(tau / 1.048576 ms)), the target is 1.25 * f_max * util / 1024, and the
+ * frequency becomes the lowest OPP >= target 140 us after the tick (the old one runs until
+ * then).
  */
 static void test_schedutil_step_timing(void **state) {
   (void)state;
@@ -153,16 +155,20 @@ static void test_schedutil_step_timing(void **state) {
   uint64_t want_t[16];
   uint32_t want_f[16];
   int nwant = 0;
+  const double lat_ms = 0.140;
   double tau_ms = 0;
-  uint32_t f = 200000;
+  uint32_t f = 200000, f_before = 200000; /* f_before: what ran until lat_ms into the tick */
   for (int k = 1; k <= 100 && nwant < 16; k++) {
-    tau_ms += 4.0 * floor(1024.0 * f / 1000000) / 1024.0;
+    tau_ms += (lat_ms * floor(1024.0 * f_before / 1000000) +
+               (4.0 - lat_ms) * floor(1024.0 * f / 1000000)) /
+              1024.0;
+    f_before = f;
     double util = floor(1024.0 * (1.0 - y_pow(tau_ms / PERIOD_MS)));
     double u = util + floor(util / 4);
     if (u > 1024) u = 1024;
     uint32_t next = lowest_opp_ge(floor(1000000.0 * u / 1024));
     if (next != f) {
-      want_t[nwant] = (uint64_t)k * 4 * MS;
+      want_t[nwant] = (uint64_t)k * 4 * MS + (uint64_t)(lat_ms * MS);
       want_f[nwant++] = next;
       f = next;
     }
@@ -355,6 +361,67 @@ static void test_caps_respected(void **state) {
   }
 }
 
+/* A frequency write takes the domain's transition latency (0.5 ms here) to take effect: the
+ * old OPP runs, and reads back, until then; a job across the switch runs at each frequency
+ * for its part; a second request in flight retargets it, one for the frequency in effect
+ * cancels it. */
+static void test_transition_latency(void **state) {
+  (void)state;
+  dynrt_platform *p = open_test_board("userspace", 0, 200000, 100000, 9, 500000);
+  freq_trace *tr = calloc(1, sizeof *tr);
+  assert_non_null(tr);
+  assert_int_equal(dynrt_sim_set_trace(p, record_freq, tr), DYNRT_OK);
+  uint32_t khz, got;
+  assert_int_equal(dynrt_platform_get_freq(p, 0, &khz), DYNRT_OK);
+  assert_int_equal(khz, 200000);
+  assert_int_equal(dynrt_platform_set_freq(p, 0, 1000000, &got), DYNRT_OK);
+  assert_int_equal(got, 1000000); /* the frequency requested */
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 200000); /* not yet in effect */
+  assert_int_equal(dynrt_sim_advance_to(p, 500 * US - 1), DYNRT_OK);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 200000);
+  assert_int_equal(dynrt_sim_advance_to(p, 500 * US), DYNRT_OK);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 1000000);
+  assert_int_equal(tr->n, 1);
+  assert_true(tr->t[0] == 500 * US && tr->khz[0] == 1000000);
+
+  /* 10 ms of work at 1 GHz from 10 ms; 500 MHz requested at 12 ms, in effect at 12.5 ms:
+   * 2.5 ms done at 1 GHz, the other 7.5 ms take 15 ms at 500 MHz -> ends at 27.5 ms */
+  assert_int_equal(dynrt_sim_advance_to(p, 10 * MS), DYNRT_OK);
+  dynrt_sim_job job;
+  assert_int_equal(dynrt_sim_job_start(p, 0, -1, 1, 10e6, 0, &job), DYNRT_OK);
+  assert_int_equal(dynrt_sim_advance_to(p, 12 * MS), DYNRT_OK);
+  assert_int_equal(dynrt_platform_set_freq(p, 0, 500000, &got), DYNRT_OK);
+  dynrt_sim_completion done;
+  assert_int_equal(dynrt_sim_run_until(p, 100 * MS, &done), 1);
+  if (llabs((long long)done.end_ns - (long long)(27500 * US)) > 1000)
+    fail_msg("job ended at %.4f ms, want 27.5", done.end_ns / 1e6);
+
+  /* retarget: 1 GHz asked at 30 ms, 800 MHz at 30.2 ms -> 800 MHz at 30.5 ms */
+  assert_int_equal(dynrt_sim_advance_to(p, 30 * MS), DYNRT_OK);
+  dynrt_platform_set_freq(p, 0, 1000000, &got);
+  assert_int_equal(dynrt_sim_advance_to(p, 30 * MS + 200 * US), DYNRT_OK);
+  dynrt_platform_set_freq(p, 0, 800000, &got);
+  assert_int_equal(dynrt_sim_advance_to(p, 31 * MS), DYNRT_OK);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 800000);
+  assert_true(tr->t[tr->n - 1] == 30 * MS + 500 * US && tr->khz[tr->n - 1] == 800000);
+  /* cancel: 1 GHz asked at 40 ms, then 800 MHz (in effect) at 40.1 ms: no change */
+  int n = tr->n;
+  assert_int_equal(dynrt_sim_advance_to(p, 40 * MS), DYNRT_OK);
+  dynrt_platform_set_freq(p, 0, 1000000, &got);
+  assert_int_equal(dynrt_sim_advance_to(p, 40 * MS + 100 * US), DYNRT_OK);
+  dynrt_platform_set_freq(p, 0, 800000, &got);
+  assert_int_equal(dynrt_sim_advance_to(p, 45 * MS), DYNRT_OK);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 800000);
+  assert_int_equal(tr->n, n);
+  free(tr);
+  dynrt_platform_close(p);
+}
+
 /* devfreq simple_ondemand on the Xavier NX GPU: busy > 90 % of a 50 ms window -> max;
  * a 50 % busy window -> busy * cur / (90 - 5/2) percent, lowest OPP >= it. */
 static void test_simple_ondemand(void **state) {
@@ -412,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_performance_powersave),
       cmocka_unit_test(test_caps_respected),
       cmocka_unit_test(test_simple_ondemand),
+      cmocka_unit_test(test_transition_latency),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

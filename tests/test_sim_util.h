@@ -12,6 +12,7 @@
 #include "dynrt/sim.h"
 
 #define MS 1000000ull
+#define US 1000ull
 
 /* Opens a board given as JSON text; fails the test on error. */
 static inline dynrt_platform *open_json(const char *json) {

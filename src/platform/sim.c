@@ -126,9 +126,8 @@ int dynrt__sim_sync_domain(dynrt__sim *s, int d) {
   return dec;
 }
 
-void dynrt__sim_set_cur(dynrt__sim *s, int d, uint32_t khz) {
-  sim_domain *sd = &s->dom[d];
-  if (khz == sd->cur_khz) return;
+/* The domain runs khz from now on. */
+static void dom_switch(dynrt__sim *s, int d, uint32_t khz) {
   const dynrt_domain_info *di = &s->p->domains[d];
   int idx = 0;
   while (idx < di->nopps - 1 && di->opps[idx].khz < khz) idx++;
@@ -137,6 +136,32 @@ void dynrt__sim_set_cur(dynrt__sim *s, int d, uint32_t khz) {
   dom_apply_idx(s, d, idx);
   s->dirty = 1;
   trace(s, DYNRT_SIM_TRACE_FREQ, d, khz, 0, -1, NULL);
+}
+
+/* A frequency request. The new OPP takes effect the domain's transition latency later
+ * (cpuinfo_transition_latency); until then the old one runs and is what cur reads, as
+ * policy->cur is updated only when a transition completes. A request while one is in flight
+ * retargets it (its completion time stays); a request for the frequency in effect cancels it.
+ * At open (s->started == 0) and with a latency of 0 the change is immediate. */
+void dynrt__sim_set_cur(dynrt__sim *s, int d, uint32_t khz) {
+  sim_domain *sd = &s->dom[d];
+  uint32_t lat_us = s->p->domains[d].transition_us;
+  if (!s->started || lat_us == 0) {
+    sd->pend_khz = 0;
+    if (khz != sd->cur_khz) dom_switch(s, d, khz);
+    return;
+  }
+  if (khz == sd->cur_khz) {
+    sd->pend_khz = 0;
+    return;
+  }
+  if (!sd->pend_khz) sd->pend_at = s->now + (uint64_t)lat_us * 1000u;
+  sd->pend_khz = khz;
+}
+
+/* The target of a request in flight, else the frequency in effect. */
+uint32_t dynrt__sim_target_khz(const dynrt__sim *s, int d) {
+  return s->dom[d].pend_khz ? s->dom[d].pend_khz : s->dom[d].cur_khz;
 }
 
 uint64_t dynrt__sim_cpu_busy(const dynrt__sim *s, int c) {
@@ -527,6 +552,8 @@ static uint64_t next_tick_time(const dynrt__sim *s) {
 static uint64_t next_event_time(dynrt__sim *s) {
   if (s->dirty) recompute(s);
   uint64_t t = s->next_done;
+  for (int d = 0; d < s->ndom; d++)
+    if (s->dom[d].pend_khz && s->dom[d].pend_at < t) t = s->dom[d].pend_at;
   if (s->ntimed && s->timed[0].t < t) t = s->timed[0].t;
   for (int i = 0; i < s->bg_hi; i++)
     if (s->bg[i].active && s->bg[i].present && s->bg[i].next_toggle < t) t = s->bg[i].next_toggle;
@@ -556,6 +583,15 @@ static void tick(dynrt__sim *s) {
 /* Processes everything due at s->now (timed events, background phases, completions,
  * governor timers, the tick), in that order. */
 static void process_due(dynrt__sim *s) {
+  for (int d = 0; d < s->ndom; d++) {
+    sim_domain *sd = &s->dom[d];
+    if (sd->pend_khz && sd->pend_at <= s->now) {
+      uint32_t khz = sd->pend_khz;
+      sd->pend_khz = 0;
+      dom_switch(s, d, khz);
+    }
+  }
+  if (s->dirty) recompute(s);
   while (s->ntimed && s->timed[0].t <= s->now) {
     sim_timed ev = s->timed[0];
     memmove(&s->timed[0], &s->timed[1], (size_t)(s->ntimed - 1) * sizeof s->timed[0]);
@@ -1171,6 +1207,7 @@ static void sim_start(dynrt__sim *s) {
     dynrt__gov_parse(s->dom[d].m.governor, p->domains[d].kind == DYNRT_DOMAIN_GPU, &kind);
     dynrt__gov_start(s, d, kind);
   }
+  s->started = 1;
   s->dirty = 1;
 }
 

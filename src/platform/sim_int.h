@@ -47,6 +47,8 @@ typedef struct sim_domain {
   uint32_t cap_max;            /* thermal / battery cap (events) */
   uint32_t mode_min, mode_max; /* named mode limits */
   uint32_t pol_min, pol_max;   /* effective policy limits */
+  uint32_t pend_khz;           /* frequency being switched to (0: none), applied at pend_at */
+  uint64_t pend_at;            /* = request time + the domain's transition latency */
   dynrt__gov gov;
   /* GPU bookkeeping (CPU domains use the per-CPU counters) */
   int gpu_jobs;
@@ -124,6 +126,7 @@ typedef struct sim_mode {
 
 typedef struct dynrt__sim {
   dynrt_platform *p;
+  int started; /* open done: frequency changes take the transition latency from now on */
   int ndom;
   int ncpus;
   sim_domain dom[DYNRT_MAX_DOMAINS];
@@ -187,6 +190,8 @@ dynrt_status dynrt__platform_sim_open_text(dynrt_platform *p, const char *text, 
 
 /* sim.c, for the governors: switches a domain to khz (an OPP inside the policy limits). */
 void dynrt__sim_set_cur(dynrt__sim *s, int d, uint32_t khz);
+/* The target of a frequency request in flight, else the frequency in effect. */
+uint32_t dynrt__sim_target_khz(const dynrt__sim *s, int d);
 /* Brings the PELT of every CPU of domain d up to s->now. Returns 1 if any decayed. */
 int dynrt__sim_sync_domain(dynrt__sim *s, int d);
 /* Cumulative busy time of a CPU (or the GPU domain when cpu < 0) at s->now, ns. */
