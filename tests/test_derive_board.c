@@ -1,6 +1,7 @@
 /* test_derive_board.c - the one op-library derivation for simulated boards
  * (dynrt_oplib_derive_board_ex): domain filters, the work-capacity scaling, modelled points,
  * and clear errors on bad options and on a library without work split. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 
 #include "dynrt/offline.h"
 #include "dynrt/oplib.h"
+#include "dynrt/platform.h"
+#include "dynrt/sim.h"
 
 #define HOST_LIB DYNRT_SOURCE_DIR "/models/cifar10-smoke.oplib.json"
 #define BOARD DYNRT_SOURCE_DIR "/platforms/xavier-nx.json"
@@ -41,7 +44,8 @@ static int count_gpu_settings(const dynrt_oplib *lib) {
 static void test_filters_and_points(void **state) {
   (void)state;
   dynrt_oplib *host = load(HOST_LIB);
-  dynrt_oplib *cpu = derive(host, 0, 1, 0), *gpu = derive(host, 0, 0, 1), *all = derive(host, 0, 0, 0);
+  dynrt_oplib *cpu = derive(host, 0, 1, 0), *gpu = derive(host, 0, 0, 1),
+              *all = derive(host, 0, 0, 0);
   assert_int_equal(count_gpu_settings(cpu), 0);
   assert_true(dynrt_oplib_num_settings(cpu) > 0);
   assert_int_equal(count_gpu_settings(gpu), dynrt_oplib_num_settings(gpu));
@@ -74,6 +78,27 @@ static void test_filters_and_points(void **state) {
     assert_non_null(b);
     assert_float_equal(b->latency_mean_ms, 2 * a->latency_mean_ms, 1e-6 * a->latency_mean_ms);
   }
+  /* Idle power above the lowest OPP at the top CPU OPP: what the board draws there once
+   * the frequency change has landed, less what it draws at the lowest. */
+  dynrt_platform *b = NULL;
+  char msg[256];
+  assert_int_equal(dynrt_sim_open(BOARD, &b, msg, sizeof msg), DYNRT_OK);
+  dynrt_sim_set_noise(b, 0, 0);
+  const dynrt_domain_info *c0 = dynrt_platform_domain(b, 0);
+  uint32_t got, top = c0->opps[c0->nopps - 1].khz;
+  double w0, wt, e;
+  assert_int_equal(dynrt_platform_set_freq(b, 0, c0->opps[0].khz, &got), DYNRT_OK);
+  assert_int_equal(dynrt_sim_settle(b), DYNRT_OK);
+  dynrt_sim_power(b, &w0, &e);
+  assert_int_equal(dynrt_platform_set_freq(b, 0, top, &got), DYNRT_OK);
+  assert_int_equal(dynrt_sim_settle(b), DYNRT_OK);
+  dynrt_sim_power(b, &wt, &e);
+  double idle_top = -1;
+  assert_int_equal(dynrt_oplib_idle_power(cpu, c0->name, top, &idle_top), 1);
+  assert_true(wt > w0);
+  if (fabs(idle_top - (wt - w0)) > 1e-9 * wt)
+    fail_msg("idle at %u kHz %.9f W, board %.9f W", top, idle_top, wt - w0);
+  dynrt_platform_close(b);
   dynrt_oplib_destroy(gpu2);
   dynrt_oplib_destroy(all);
   dynrt_oplib_destroy(gpu);
@@ -100,8 +125,15 @@ static void test_errors(void **state) {
   assert_int_equal(dynrt_oplib_create("m", NULL, "host", &bare), DYNRT_OK);
   dynrt_oplib_setting s = {"cpu", 1000000, 1};
   assert_int_equal(dynrt_oplib_add_setting(bare, &s, NULL), DYNRT_OK);
-  dynrt_oplib_subnet sn = {.config = "net0", .id = 1, .macs = 10, .params = 1, .val_top1 = 0.5,
-                           .val_images = 10, .test_top1 = -1, .compute_ns = -1, .memory_ns = -1};
+  dynrt_oplib_subnet sn = {.config = "net0",
+                           .id = 1,
+                           .macs = 10,
+                           .params = 1,
+                           .val_top1 = 0.5,
+                           .val_images = 10,
+                           .test_top1 = -1,
+                           .compute_ns = -1,
+                           .memory_ns = -1};
   assert_int_equal(dynrt_oplib_add_subnet(bare, &sn, NULL), DYNRT_OK);
   dynrt_oplib_point p = {.subnet = 0, .setting = 0, .latency_mean_ms = 1, .energy_mj = 1};
   assert_int_equal(dynrt_oplib_add_point(bare, &p), DYNRT_OK);

@@ -418,6 +418,32 @@ static void test_transition_latency(void **state) {
   dynrt_platform_get_freq(p, 0, &khz);
   assert_int_equal(khz, 800000);
   assert_int_equal(tr->n, n);
+  /* settle: runs until the change lands */
+  dynrt_platform_set_freq(p, 0, 300000, &got);
+  assert_int_equal(dynrt_sim_settle(p), DYNRT_OK);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 300000);
+  assert_true(tr->t[tr->n - 1] == 45 * MS + 500 * US);
+  assert_int_equal(dynrt_sim_settle(p), DYNRT_OK); /* nothing pending: no time passes */
+  free(tr);
+  dynrt_platform_close(p);
+
+  /* schedutil: a cap that arrives while a raise is in flight retargets it, and no OPP above
+   * the cap ever runs (the first raise of test_schedutil_step_timing: asked at 44 ms) */
+  p = open_test_board("schedutil", 1, 200000, 100000, 9, 140000);
+  tr = calloc(1, sizeof *tr);
+  assert_non_null(tr);
+  assert_int_equal(dynrt_sim_set_trace(p, record_freq, tr), DYNRT_OK);
+  assert_int_equal(dynrt_sim_job_start(p, 0, -1, 1, 1e12, 0, &job), DYNRT_OK);
+  assert_int_equal(dynrt_sim_advance_to(p, 44 * MS + 50 * US), DYNRT_OK);
+  assert_int_equal(tr->n, 0); /* 300 MHz asked at 44 ms, not yet in effect */
+  assert_int_equal(dynrt_sim_set_limits(p, 0, 0, 200000), DYNRT_OK);
+  assert_int_equal(dynrt_sim_advance_to(p, 100 * MS), DYNRT_OK);
+  for (int i = 0; i < tr->n; i++)
+    if (tr->khz[i] > 200000)
+      fail_msg("%u kHz at %.3f ms above the cap", tr->khz[i], tr->t[i] / 1e6);
+  dynrt_platform_get_freq(p, 0, &khz);
+  assert_int_equal(khz, 200000);
   free(tr);
   dynrt_platform_close(p);
 }

@@ -261,7 +261,8 @@ static void test_runner_day(void **state) {
     dynrt_scn_result r;
     int64_t base = atomic_load(&g_live);
     atomic_store(&g_peak, base);
-    assert_int_equal(dynrt_scn_run_sim(scn, policy, libs, &opts, &r, err, sizeof err), DYNRT_OK);
+    if (dynrt_scn_run_sim(scn, policy, libs, &opts, &r, err, sizeof err))
+      fail_msg("%s: %s", policy, err);
     int64_t hour_extra = atomic_load(&g_peak) - base - (int64_t)record_bytes(&r);
     dynrt_scn_result_free(&r);
     assert_int_equal(atomic_load(&g_live), base);

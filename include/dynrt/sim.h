@@ -74,6 +74,12 @@ DYNRT_API dynrt_status dynrt_sim_open(const char *board, dynrt_platform **out, c
  * dynrt_sim_poll_completion). t < now is DYNRT_ERR_INVALID_ARG. */
 DYNRT_API dynrt_status dynrt_sim_advance_to(dynrt_platform *p, uint64_t t);
 
+/* Advances virtual time until no frequency change is in flight (a change takes effect the
+ * domain's transition_latency_ns after it is requested; docs/platforms.md), so that what
+ * follows runs at the frequencies just set. No time passes when none is pending; a
+ * governor that keeps requesting as its changes land is followed for 16 changes at most. */
+DYNRT_API dynrt_status dynrt_sim_settle(dynrt_platform *p);
+
 /* Advances until the next job completes or t_limit is reached, whichever comes first.
  * Returns 1 and fills *done (clock = completion time), or 0 (clock = t_limit), or a
  * negative dynrt_status. Completions queued by dynrt_sim_advance_to come out first. */

@@ -165,8 +165,8 @@ int dynrt_cmd_profile(int argc, char **argv) {
     }
     memset(e_runs, 0, sizeof *e_runs * (size_t)n);
     energy_acc ea = {p, energy + t, nth, e_runs, 0};
-    dynrt_status st = dynrt_profile_interleaved(s, cfg, n, ROUNDS, runs, warmup + 1, all,
-                                                p ? energy_hook : NULL, &ea);
+    dynrt_status st = dynrt_profile_interleaved(s, cfg, n, runs < ROUNDS ? runs : ROUNDS, runs,
+                                                warmup + 1, all, p ? energy_hook : NULL, &ea);
     if (st) {
       dynrt_cli_fail("profile", "run failed: %s (%s)", dynrt_session_errmsg(s),
                      dynrt_status_str(st));

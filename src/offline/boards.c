@@ -1,9 +1,9 @@
 /*
  * boards.c - op libraries for simulated boards derived from a host library: each
  * sub-network's work split (measured on a core of capacity work_capacity; 1 = a host core)
- * is scaled by the board domain's capacity, split into a compute part that scales with frequency and a memory part that
- * does not (the domain's memory fraction, dynrt_sim_split_latency), and predicted per
- * (domain, OPP, cores) with dynrt_sim_predict_ns; energy per inference comes from a
+ * is scaled by the board domain's capacity, split into a compute part that scales with frequency
+ * and a memory part that does not (the domain's memory fraction, dynrt_sim_split_latency), and
+ * predicted per (domain, OPP, cores) with dynrt_sim_predict_ns; energy per inference comes from a
  * noise-free simulated run of the inference alone on the board model. Every point is
  * modelled and marked so. It never measures anything.
  */
@@ -57,9 +57,10 @@ dynrt_status dynrt_oplib_derive_board_ex(const char *board, const dynrt_oplib *h
   dynrt_derive_opts o = {0};
   if (opts) o = *opts;
   if (!(o.work_capacity >= 0) || o.work_capacity > 1e6 || (o.cpu_only && o.gpu_only))
-    return fail(err, DYNRT_ERR_INVALID_ARG,
-                "derive: options out of range (work_capacity %g, cpu_only and gpu_only both set: %d)",
-                o.work_capacity, o.cpu_only && o.gpu_only);
+    return fail(
+        err, DYNRT_ERR_INVALID_ARG,
+        "derive: options out of range (work_capacity %g, cpu_only and gpu_only both set: %d)",
+        o.work_capacity, o.cpu_only && o.gpu_only);
   double cap_ref = o.work_capacity > 0 ? o.work_capacity : 1.0;
   char msg[512];
   dynrt_platform *p = NULL;
@@ -100,7 +101,8 @@ dynrt_status dynrt_oplib_derive_board_ex(const char *board, const dynrt_oplib *h
     for (int f = 0; f < di->nopps; f++) {
       uint32_t khz = di->opps[f].khz, actual = 0;
       double w = 0, e = 0;
-      if ((st = dynrt_platform_set_freq(p, d, khz, &actual)) || (st = dynrt_sim_power(p, &w, &e))) {
+      if ((st = dynrt_platform_set_freq(p, d, khz, &actual)) || (st = dynrt_sim_settle(p)) ||
+          (st = dynrt_sim_power(p, &w, &e))) {
         fail(err, st, "derive: %s: %s", board, dynrt_platform_errmsg(p));
         goto out;
       }

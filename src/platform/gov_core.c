@@ -77,7 +77,7 @@ void dynrt__gov_start(dynrt__sim *s, int d, dynrt__gov_kind kind) {
   switch (kind) {
   case DYNRT__GOV_PERFORMANCE: dynrt__sim_set_cur(s, d, sd->pol_max); break;
   case DYNRT__GOV_POWERSAVE: dynrt__sim_set_cur(s, d, sd->pol_min); break;
-  case DYNRT__GOV_USERSPACE: g->setspeed = sd->cur_khz; break;
+  case DYNRT__GOV_USERSPACE: g->setspeed = dynrt__sim_target_khz(s, d); break;
   case DYNRT__GOV_SCHEDUTIL: dynrt__sugov_start(s, d); break;
   case DYNRT__GOV_ONDEMAND:
   case DYNRT__GOV_CONSERVATIVE: dynrt__dbs_start(s, d); break;

@@ -28,7 +28,7 @@ void dynrt__dbs_start(dynrt__sim *s, int d) {
     g->freq_step = 5;
     g->sampling_down_factor = 1;
     g->down_skip = 0;
-    g->requested_freq = s->dom[d].cur_khz;
+    g->requested_freq = dynrt__sim_target_khz(s, d);
   }
   g->rate_mult = 1;
   for (int k = 0; k < di->ncpus; k++) {
@@ -42,9 +42,10 @@ void dynrt__dbs_start(dynrt__sim *s, int d) {
 
 void dynrt__dbs_limits(dynrt__sim *s, int d) {
   sim_domain *sd = &s->dom[d];
-  if (sd->cur_khz > sd->pol_max)
+  uint32_t cur = dynrt__sim_target_khz(s, d); /* a change in flight counts as done */
+  if (cur > sd->pol_max)
     dynrt__sim_set_cur(s, d, dynrt__gov_resolve(s, d, sd->pol_max, DYNRT__REL_H));
-  else if (sd->cur_khz < sd->pol_min)
+  else if (cur < sd->pol_min)
     dynrt__sim_set_cur(s, d, dynrt__gov_resolve(s, d, sd->pol_min, DYNRT__REL_L));
   sd->gov.sample_delay_ns = 0; /* gov_update_sample_delay(policy_dbs, 0) */
 }

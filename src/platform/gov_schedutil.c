@@ -33,9 +33,10 @@ void dynrt__sugov_start(dynrt__sim *s, int d) {
 void dynrt__sugov_limits(dynrt__sim *s, int d) {
   /* Slow-switch drivers (cpufreq-dt, tegra194): cpufreq_policy_apply_limits() now. */
   sim_domain *sd = &s->dom[d];
-  if (sd->cur_khz > sd->pol_max)
+  uint32_t cur = dynrt__sim_target_khz(s, d); /* a change in flight counts as done */
+  if (cur > sd->pol_max)
     dynrt__sim_set_cur(s, d, dynrt__gov_resolve(s, d, sd->pol_max, DYNRT__REL_H));
-  else if (sd->cur_khz < sd->pol_min)
+  else if (cur < sd->pol_min)
     dynrt__sim_set_cur(s, d, dynrt__gov_resolve(s, d, sd->pol_min, DYNRT__REL_L));
   sd->gov.limits_changed = 1;
 }

@@ -236,6 +236,9 @@ static int update_limits(dynrt__sim *s, int d, int notify) {
   sd->pol_min = di->opps[lo].khz;
   sd->pol_max = di->opps[hi].khz;
   if (changed && notify) dynrt__gov_limits(s, d);
+  /* Whatever the governor did, a change in flight never lands outside the new limits. */
+  if (changed && sd->pend_khz && (sd->pend_khz > sd->pol_max || sd->pend_khz < sd->pol_min))
+    dynrt__sim_set_cur(s, d, sd->pend_khz > sd->pol_max ? sd->pol_max : sd->pol_min);
   return changed;
 }
 
@@ -664,6 +667,18 @@ dynrt_status dynrt_sim_advance_to(dynrt_platform *p, uint64_t t) {
                          (unsigned long long)t, (unsigned long long)s->now);
   advance(s, t, 0);
   return DYNRT_OK;
+}
+
+dynrt_status dynrt_sim_settle(dynrt_platform *p) {
+  GET_SIM(p);
+  for (int round = 0; round < 16; round++) { /* a governor may ask again as a change lands */
+    uint64_t t = 0;
+    for (int d = 0; d < s->ndom; d++)
+      if (s->dom[d].pend_khz && s->dom[d].pend_at > t) t = s->dom[d].pend_at;
+    if (!t) return DYNRT_OK;
+    advance(s, t, 0);
+  }
+  return DYNRT_OK; /* a governor still changing frequency: it is running, not settling */
 }
 
 int dynrt_sim_poll_completion(dynrt_platform *p, dynrt_sim_completion *done) {

@@ -196,7 +196,7 @@ static dynrt_status load_domain(loader *L, const cJSON *jd, int d, uint64_t *see
   double v;
   TRY(need_num(L, jd, "capacity", ctx, 1e-6, 1e6, &di->capacity));
   TRY(get_num(L, jd, "transition_latency_ns", ctx, 0, 1e9, 0, &v));
-  di->transition_us = (uint32_t)(v / 1000);
+  di->transition_us = (uint32_t)((v + 999) / 1000); /* rounded up, as the linux backend does */
   di->can_set_freq = 1;
   sim_domain_model *m = &sd->m;
   TRY(get_num(L, jd, "sched_capacity", ctx, 1, 1024, 1024, &v));

@@ -164,6 +164,7 @@ static dynrt_status measure_slowdown(run *R, uint64_t active, int d, double *slo
   double c = 0, m = 0, alone = 0;
   int gpu = di->kind == DYNRT_DOMAIN_GPU;
   dynrt_sim_job job = 0;
+  if (st == DYNRT_OK) st = dynrt_sim_settle(q); /* the reference runs at the top OPPs */
   if (st == DYNRT_OK) st = dynrt_sim_split_latency(q, d, 200e6, &c, &m);
   if (st == DYNRT_OK)
     st = dynrt_sim_predict_ns(q, d, di->opps[di->nopps - 1].khz, gpu ? 1 : di->ncpus, c, m, &alone);
