@@ -361,6 +361,17 @@ static void test_caps_respected(void **state) {
   }
 }
 
+/* Domain 0 asked for f1 at t1 and f2 at t2, then the clock run to t3. */
+static void two_requests(dynrt_platform *p, uint64_t t1, uint32_t f1, uint64_t t2, uint32_t f2,
+                         uint64_t t3) {
+  uint32_t got;
+  assert_int_equal(dynrt_sim_advance_to(p, t1), DYNRT_OK);
+  assert_int_equal(dynrt_platform_set_freq(p, 0, f1, &got), DYNRT_OK);
+  assert_int_equal(dynrt_sim_advance_to(p, t2), DYNRT_OK);
+  assert_int_equal(dynrt_platform_set_freq(p, 0, f2, &got), DYNRT_OK);
+  assert_int_equal(dynrt_sim_advance_to(p, t3), DYNRT_OK);
+}
+
 /* A frequency write takes the domain's transition latency (0.5 ms here) to take effect: the
  * old OPP runs, and reads back, until then; a job across the switch runs at each frequency
  * for its part; a second request in flight retargets it, one for the frequency in effect
@@ -400,21 +411,13 @@ static void test_transition_latency(void **state) {
     fail_msg("job ended at %.4f ms, want 27.5", done.end_ns / 1e6);
 
   /* retarget: 1 GHz asked at 30 ms, 800 MHz at 30.2 ms -> 800 MHz at 30.5 ms */
-  assert_int_equal(dynrt_sim_advance_to(p, 30 * MS), DYNRT_OK);
-  dynrt_platform_set_freq(p, 0, 1000000, &got);
-  assert_int_equal(dynrt_sim_advance_to(p, 30 * MS + 200 * US), DYNRT_OK);
-  dynrt_platform_set_freq(p, 0, 800000, &got);
-  assert_int_equal(dynrt_sim_advance_to(p, 31 * MS), DYNRT_OK);
+  two_requests(p, 30 * MS, 1000000, 30 * MS + 200 * US, 800000, 31 * MS);
   dynrt_platform_get_freq(p, 0, &khz);
   assert_int_equal(khz, 800000);
   assert_true(tr->t[tr->n - 1] == 30 * MS + 500 * US && tr->khz[tr->n - 1] == 800000);
   /* cancel: 1 GHz asked at 40 ms, then 800 MHz (in effect) at 40.1 ms: no change */
   int n = tr->n;
-  assert_int_equal(dynrt_sim_advance_to(p, 40 * MS), DYNRT_OK);
-  dynrt_platform_set_freq(p, 0, 1000000, &got);
-  assert_int_equal(dynrt_sim_advance_to(p, 40 * MS + 100 * US), DYNRT_OK);
-  dynrt_platform_set_freq(p, 0, 800000, &got);
-  assert_int_equal(dynrt_sim_advance_to(p, 45 * MS), DYNRT_OK);
+  two_requests(p, 40 * MS, 1000000, 40 * MS + 100 * US, 800000, 45 * MS);
   dynrt_platform_get_freq(p, 0, &khz);
   assert_int_equal(khz, 800000);
   assert_int_equal(tr->n, n);

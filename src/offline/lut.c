@@ -42,8 +42,8 @@ void dynrt_latency_summary(uint64_t *ns, int n, dynrt_latency *out) {
   out->spread = out->median_ms > 0 ? (out->p95_ms - pct(ns, n, 5) * 1e-6) / out->median_ms : 0;
 }
 
-/* A fixed input for timing: any values do, the kernels' time does not depend on them. */
-/* The fixed synthetic input of resolution r; any r' <= r uses its prefix. */
+/* A fixed input for timing at resolution r (any values do, the kernels' time does not depend
+ * on them); any r' <= r uses its prefix. */
 static float *synthetic_input(int r) {
   float *in = dynrt__malloc(sizeof(float) * (size_t)(r * r * 3));
   for (int i = 0; in && i < r * r * 3; i++) in[i] = sinf(0.37f * (float)i);

@@ -583,8 +583,8 @@ static void tick(dynrt__sim *s) {
   run_hooks(s, dec);
 }
 
-/* Processes everything due at s->now (timed events, background phases, completions,
- * governor timers, the tick), in that order. */
+/* Processes everything due at s->now (frequency changes landing, timed events, background
+ * phases, completions, governor timers, the tick), in that order. */
 static void process_due(dynrt__sim *s) {
   for (int d = 0; d < s->ndom; d++) {
     sim_domain *sd = &s->dom[d];
