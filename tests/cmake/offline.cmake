@@ -51,6 +51,13 @@ if(EXISTS /usr/bin/python3)
     COMMAND /usr/bin/python3 -c "import json,sys; p=json.load(open(sys.argv[1])); l=json.load(open(sys.argv[2])); f=[x['fit_all'] for x in p['prediction'] if x['threads'] == 1 and 'fit_all' in x][0]; m=l['memory_term']; sys.exit(0 if abs(m['a']-f['a'])<=1e-9*f['a'] and abs(m['c_bytes']*1e-6-f['c_mb'])<=1e-9*(1+f['c_mb']) else 'memory_term %s vs fit_all %s' % (m, f))"
             ${DYNRT_OFFLINE_OUT}/tiny.profile.json ${DYNRT_OFFLINE_OUT}/tiny.profile.lut.json)
   set_tests_properties(offline_cli_profile_memory_term PROPERTIES DEPENDS offline_cli_profile)
+  # The headline with both shipped libraries' sub-networks timed again, interleaved.
+  add_test(NAME offline_headline_measure
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/scripts/headline --measure 2 --runs 3
+            --dynrt ${DYNRT_TEST_DYNRT} --svg ${DYNRT_OFFLINE_OUT}/ofa-vs-width.svg)
+  set_tests_properties(offline_headline_measure PROPERTIES TIMEOUT 300
+    PASS_REGULAR_EXPRESSION "interleaved \\(2 rounds in a shuffled order, 3 runs each.*[|] width-only sub-network [|]"
+    FAIL_REGULAR_EXPRESSION "Traceback|headline: ")
 endif()
 
 if(EXISTS /usr/bin/python3)
