@@ -29,6 +29,7 @@ bench/peers/.cache/ (git-ignored); results also go to bench/peers/.cache/results
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import random
@@ -125,8 +126,23 @@ def suites(names):
     return out
 
 
+_FINGERPRINTS = {}
+
+
+def fingerprint(path):
+    """First 12 hex digits of the SHA-256 of a model file: the export cache is keyed by the
+    weights as well as the sub-network (a retrained model keeps its sub-network ids)."""
+    if path not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _FINGERPRINTS[path] = h.hexdigest()[:12]
+    return _FINGERPRINTS[path]
+
+
 def export_all(model_path, cfg, tag):
-    d = os.path.join(CACHE, "nets", tag)
+    d = os.path.join(CACHE, "nets", "%s-%s" % (tag, fingerprint(model_path)))
     os.makedirs(d, exist_ok=True)
     files = {k: os.path.join(d, v) for k, v in (("onnx", "net.onnx"), ("layers", "net.layers"),
                                                ("torch", "net.pt"), ("nhwc", "in_nhwc.f32"),
@@ -339,7 +355,7 @@ def per_layer(args, avail):
                 for p in peers:
                     probe = run(peer_cmd(p, args, model_path, cfgs, files), t, 1, 0)
                     runs = int(min(200, max(5, args.budget_ms * 1e3 / max(probe["median_us"], 1.0))))
-                    logits = os.path.join(CACHE, "nets", "%s-%016x" % (suite, cfg.id(arch)), "prof_%s.f32" % p)
+                    logits = os.path.join(os.path.dirname(files["onnx"]), "prof_%s.f32" % p)
                     lines = run(peer_cmd(p, args, model_path, cfgs, files) + ["--per-layer"], t, runs,
                                 max(2, runs // 10), out=logits, all_lines=True)
                     if p == "ort":
@@ -447,7 +463,7 @@ def main():
             ref = None
             status = {}
             for p in avail:
-                out = os.path.join(CACHE, "nets", tag, "logits_%s.f32" % p)
+                out = os.path.join(os.path.dirname(files["onnx"]), "logits_%s.f32" % p)
                 try:
                     j = run(peer_cmd(p, args, model_path, cfgs, files), 1, 1, 0, out)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
