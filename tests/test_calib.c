@@ -1,7 +1,7 @@
 /* test_calib.c - BN recalibration against the PyTorch reference's statistics on the tiny
  * fixture (tests/fixtures/offline/tiny_calib.json, tests/python/eval_parity_fixture.py),
- * batch independence of inference-mode results, and the BN-table sidecar: save / load
- * round trip, replacement, malformed files. */
+ * batch independence of inference-mode results, the BN-table sidecar (save / load round
+ * trip, replacement, malformed files), and evaluation's per-image logits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +288,53 @@ static void test_bn_file_bad_images(void **state) {
   free(shift);
 }
 
+/* dynrt_evaluate_logits: each image's logits equal a session's on that image, whatever the
+ * thread count; the counts equal dynrt_evaluate's; a range past the start clamps; NULL
+ * logits is refused. */
+static void test_evaluate_logits(void **state) {
+  (void)state;
+  dynrt_subnet cfg;
+  dynrt_subnet_smallest(model, &cfg);
+  dynrt_model_info info;
+  dynrt_model_get_info(model, &info);
+  size_t nc = (size_t)info.num_classes, n = 11;
+  float *l1 = calloc(n * nc, sizeof *l1), *l3 = calloc(n * nc, sizeof *l3);
+  assert_non_null(l1);
+  assert_non_null(l3);
+  dynrt_eval_result r1, r3, r;
+  dynrt_error err;
+  assert_int_equal(dynrt_evaluate_logits(model, &cfg, NULL, data, 5, n, 1, l1, &r1, &err),
+                   DYNRT_OK);
+  assert_int_equal(dynrt_evaluate_logits(model, &cfg, NULL, data, 5, n, 3, l3, &r3, &err),
+                   DYNRT_OK);
+  assert_int_equal(dynrt_evaluate(model, &cfg, NULL, data, 5, n, 2, &r, &err), DYNRT_OK);
+  assert_int_equal(r1.images, n);
+  assert_int_equal(r1.top1, r.top1);
+  assert_int_equal(r3.top5, r.top5);
+  assert_memory_equal(l1, l3, n * nc * sizeof *l1);
+  dynrt_session *s;
+  assert_int_equal(dynrt_session_create(model, NULL, &s, NULL), DYNRT_OK);
+  assert_int_equal(dynrt_session_set_subnet(s, &cfg, NULL), DYNRT_OK);
+  for (size_t i = 0; i < n; i++) {
+    dynrt_image img;
+    dynrt_dataset_get(data, 5 + i, &img);
+    assert_int_equal(
+        dynrt_session_run_image(s, img.rgb, img.width, img.height, (size_t)img.width * 3),
+        DYNRT_OK);
+    assert_memory_equal(dynrt_session_logits(s, NULL), l1 + i * nc, nc * sizeof *l1);
+  }
+  dynrt_session_destroy(s);
+  /* 100 images from 35 of 40: the last 5 */
+  assert_int_equal(dynrt_evaluate_logits(model, &cfg, NULL, data, 35, 100, 2, l1, &r, &err),
+                   DYNRT_OK);
+  assert_int_equal(r.images, 5);
+  assert_int_equal(dynrt_evaluate_logits(model, &cfg, NULL, data, 0, 0, 1, NULL, &r, &err),
+                   DYNRT_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.msg, "logits"));
+  free(l1);
+  free(l3);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/dynrt_test_calib_XXXXXX");
@@ -312,6 +359,7 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_bn_file_round_trip),
       cmocka_unit_test(test_bn_file_bad_images),
+      cmocka_unit_test(test_evaluate_logits),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

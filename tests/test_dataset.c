@@ -89,6 +89,10 @@ static void test_cifar_malformed(void **state) {
   /* the same label is fine for a 16-class set; a 3-class set rejects record 3 (label 3) */
   assert_int_equal(dynrt_dataset_open_cifar(p, 0, 0, 16, &ds, &err), DYNRT_OK);
   dynrt_dataset_destroy(ds);
+  /* a model with more classes than a label byte holds (ImageNet's 1000) reads it too */
+  assert_int_equal(dynrt_dataset_open_cifar(p, 0, 0, 1000, &ds, &err), DYNRT_OK);
+  assert_int_equal(dynrt_dataset_count(ds), 4);
+  dynrt_dataset_destroy(ds);
   path_in(p, sizeof p, "empty.bin");
   write_cifar(p, 0, -1, 0, 0);
   assert_int_equal(dynrt_dataset_open_cifar(p, 0, 0, 10, &ds, &err), DYNRT_ERR_FORMAT);

@@ -47,7 +47,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "python"))
 from dynrt_ref.arch import cifar_arch, imagenet_arch  # noqa: E402
 from dynrt_ref.config import SubnetConfig  # noqa: E402
-from dynrt_ref.model import DynamicMBV3, count_macs  # noqa: E402
+from dynrt_ref.model import DynamicMBV3, count_macs, randomize_  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt, load_dynrt  # noqa: E402
 from export_onnx import export_onnx, static_subnet, write_layers  # noqa: E402
 
@@ -61,19 +61,7 @@ def random_model(arch, path, seed):
     if os.path.exists(path):
         return
     torch.manual_seed(seed)
-    m = DynamicMBV3(arch).eval()
-    with torch.no_grad():
-        for name, t in m.state_dict().items():
-            if "running_var" in name:
-                t.uniform_(0.5, 2.0)
-            elif "running_mean" in name or name.endswith("bn.bias"):
-                t.normal_(0.0, 0.1)
-            elif name.endswith("bn.weight"):
-                t.uniform_(0.5, 1.5)
-            elif name.endswith("_matrix"):
-                t.add_(0.05 * torch.randn_like(t))
-            elif name.endswith(".bias"):
-                t.normal_(0.0, 0.1)
+    m = randomize_(DynamicMBV3(arch).eval())
     os.makedirs(os.path.dirname(path), exist_ok=True)
     export_dynrt(m, path)
 

@@ -266,6 +266,28 @@ class DynamicMBV3(nn.Module):
             self.train(was_training)
 
 
+def randomize_(model, seed=None):
+    """Random BN statistics and affine terms, biases and perturbed kernel-transform matrices
+    on top of the default initialisation, in place, so that nothing folds away in a parity
+    check or a benchmark on an untrained model; from torch's generator as it stands, seeded
+    first when seed is given. Returns the model."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if "running_var" in name:
+                t.uniform_(0.5, 2.0)
+            elif "running_mean" in name or name.endswith("bn.bias"):
+                t.normal_(0.0, 0.1)
+            elif name.endswith("bn.weight"):
+                t.uniform_(0.5, 1.5)
+            elif name.endswith("_matrix"):
+                t.add_(0.05 * torch.randn_like(t))
+            elif name.endswith(".bias"):
+                t.normal_(0.0, 0.1)
+    return model
+
+
 # --- analytic cost -----------------------------------------------------------------------------
 def count_macs(arch, cfg):
     """Multiply-accumulates of one inference of a sub-network (convolutions, SE, head)."""

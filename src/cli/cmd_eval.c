@@ -12,15 +12,16 @@
 static int usage(int code) {
   printf("usage: dynrt eval MODEL.safetensors --data cifar10-test|cifar10-val|PATH\n"
          "                  [--subnet LIST|FILE] [--bn FILE.bn.safetensors] [--threads N]\n"
-         "                  [--images N] [--first N] [--json]\n"
+         "                  [--images N] [--first N] [--json] [--logits FILE]\n"
          "  top-1 / top-5 of each listed sub-network (default: largest). With --bn, each\n"
          "  sub-network uses its table from the file (an error if it has none); without,\n"
-         "  the statistics stored in the model file.\n");
+         "  the statistics stored in the model file. --logits writes every image's logits,\n"
+         "  float32 in host byte order, [sub-network][image][class] in the order given.\n");
   return code;
 }
 
 int dynrt_cmd_eval(int argc, char **argv) {
-  const char *model = NULL, *data = NULL, *subnets = "largest", *bn = NULL;
+  const char *model = NULL, *data = NULL, *subnets = "largest", *bn = NULL, *logits_path = NULL;
   long threads = 1, images = 0, first = 0;
   int json = 0;
   for (int i = 1; i < argc; i++) {
@@ -39,6 +40,8 @@ int dynrt_cmd_eval(int argc, char **argv) {
       first = atol(argv[++i]);
     else if (!strcmp(argv[i], "--json"))
       json = 1;
+    else if (!strcmp(argv[i], "--logits") && i + 1 < argc)
+      logits_path = argv[++i];
     else if (argv[i][0] == '-')
       return dynrt_cli_fail("eval", "unknown option '%s'", argv[i]);
     else if (!model)
@@ -53,6 +56,9 @@ int dynrt_cmd_eval(int argc, char **argv) {
   dynrt_dataset *ds = NULL;
   dynrt_bn_file *bf = NULL;
   dynrt_subnet *cfg = NULL;
+  float *logits = NULL;
+  FILE *lf = NULL;
+  size_t n_logits = 0;
   dynrt_error err;
   char msg[1024];
   int n = 0, rc = 1;
@@ -72,6 +78,17 @@ int dynrt_cmd_eval(int argc, char **argv) {
     dynrt_cli_fail("eval", "%s", err.msg);
     goto done;
   }
+  if (logits_path) {
+    n_logits = dynrt_dataset_count(ds) * (size_t)info.num_classes;
+    if (!(logits = malloc(n_logits * sizeof *logits))) {
+      dynrt_cli_fail("eval", "no memory for %zu logits", n_logits);
+      goto done;
+    }
+    if (!(lf = fopen(logits_path, "wb"))) {
+      dynrt_cli_fail("eval", "%s: cannot open for writing", logits_path);
+      goto done;
+    }
+  }
   if (json) printf("[\n");
   for (int i = 0; i < n; i++) {
     const dynrt_bn_table *t = NULL;
@@ -82,8 +99,13 @@ int dynrt_cmd_eval(int argc, char **argv) {
       goto done;
     }
     dynrt_eval_result r;
-    if (dynrt_evaluate(m, &cfg[i], t, ds, 0, 0, (int)threads, &r, &err)) {
+    if (logits ? dynrt_evaluate_logits(m, &cfg[i], t, ds, 0, 0, (int)threads, logits, &r, &err)
+               : dynrt_evaluate(m, &cfg[i], t, ds, 0, 0, (int)threads, &r, &err)) {
       dynrt_cli_fail("eval", "%s", err.msg);
+      goto done;
+    }
+    if (lf && fwrite(logits, sizeof *logits, n_logits, lf) != n_logits) {
+      dynrt_cli_fail("eval", "%s: write failed", logits_path);
       goto done;
     }
     double t1 = 100.0 * (double)r.top1 / (double)r.images;
@@ -104,8 +126,19 @@ int dynrt_cmd_eval(int argc, char **argv) {
              (double)r.images / (r.seconds > 0 ? r.seconds : 1e-9));
   }
   if (json) printf("]\n");
+  if (lf) {
+    int bad = fclose(lf) != 0;
+    lf = NULL;
+    if (bad) {
+      dynrt_cli_fail("eval", "%s: write failed", logits_path);
+      goto done;
+    }
+  }
   rc = 0;
 done:
+  if (lf) fclose(lf);
+  if (rc && logits) remove(logits_path); /* no partial file on failure */
+  free(logits);
   free(cfg);
   dynrt_bn_file_destroy(bf);
   dynrt_dataset_destroy(ds);

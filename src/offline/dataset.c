@@ -121,8 +121,6 @@ dynrt_status dynrt__dataset_read_cifar(FILE *f, size_t bytes, const char *path, 
   if (out) *out = NULL;
   if (!f || !path || !out) return fail(err, DYNRT_ERR_INVALID_ARG, "dataset: NULL argument");
   if (num_classes <= 0) num_classes = 10;
-  if (num_classes > 256)
-    return fail(err, DYNRT_ERR_INVALID_ARG, "%s: num_classes %d > 256", path, num_classes);
   dynrt_dataset *ds = NULL;
   uint8_t *rec = NULL;
   dynrt_status st = DYNRT_OK;

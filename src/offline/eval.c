@@ -16,6 +16,7 @@ typedef struct shard {
   const dynrt_bn_table *bn;
   const dynrt_dataset *ds;
   size_t first, count;
+  float *logits; /* NULL, or count x num_classes floats for this shard's images */
   uint64_t top1, top5;
   dynrt_status st;
   dynrt_error err;
@@ -42,6 +43,11 @@ static void *eval_shard(void *arg) {
                           dynrt_session_errmsg(ses));
       goto done;
     }
+    if (s->logits) {
+      size_t nc;
+      const float *y = dynrt_session_logits(ses, &nc);
+      memcpy(s->logits + i * nc, y, nc * sizeof *y);
+    }
     int cls[5];
     dynrt_session_topk(ses, k, cls, NULL);
     if (cls[0] == img.label) s->top1++;
@@ -56,9 +62,10 @@ done:
   return NULL;
 }
 
-dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg, const dynrt_bn_table *bn,
-                            const dynrt_dataset *ds, size_t first, size_t count, int threads,
-                            dynrt_eval_result *out, dynrt_error *err) {
+static dynrt_status evaluate(const dynrt_model *m, const dynrt_subnet *cfg,
+                             const dynrt_bn_table *bn, const dynrt_dataset *ds, size_t first,
+                             size_t count, int threads, float *logits, dynrt_eval_result *out,
+                             dynrt_error *err) {
   if (!m || !cfg || !ds || !out)
     return dynrt__offline_fail(err, DYNRT_ERR_INVALID_ARG, "eval: NULL argument");
   memset(out, 0, sizeof *out);
@@ -77,13 +84,16 @@ dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg, const
     dynrt__free(tid);
     return dynrt__offline_fail(err, DYNRT_ERR_NOMEM, "eval: no memory");
   }
+  dynrt_model_info info;
+  dynrt_model_get_info(m, &info);
   uint64_t t0 = dynrt_now_ns();
   size_t at = first;
   int started = 0;
   dynrt_status st = DYNRT_OK;
   for (int t = 0; t < threads; t++) {
     size_t n = count / (size_t)threads + ((size_t)t < count % (size_t)threads);
-    sh[t] = (shard){m, cfg, bn, ds, at, n, 0, 0, DYNRT_OK, {DYNRT_OK, ""}};
+    float *lg = logits ? logits + (at - first) * (size_t)info.num_classes : NULL;
+    sh[t] = (shard){m, cfg, bn, ds, at, n, lg, 0, 0, DYNRT_OK, {DYNRT_OK, ""}};
     at += n;
     if (t == threads - 1) break; /* the last shard runs on this thread */
     if (pthread_create(&tid[t], NULL, eval_shard, &sh[t]) != 0) {
@@ -108,4 +118,18 @@ dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg, const
   dynrt__free(sh);
   dynrt__free(tid);
   return st;
+}
+
+dynrt_status dynrt_evaluate(const dynrt_model *m, const dynrt_subnet *cfg, const dynrt_bn_table *bn,
+                            const dynrt_dataset *ds, size_t first, size_t count, int threads,
+                            dynrt_eval_result *out, dynrt_error *err) {
+  return evaluate(m, cfg, bn, ds, first, count, threads, NULL, out, err);
+}
+
+dynrt_status dynrt_evaluate_logits(const dynrt_model *m, const dynrt_subnet *cfg,
+                                   const dynrt_bn_table *bn, const dynrt_dataset *ds, size_t first,
+                                   size_t count, int threads, float *logits, dynrt_eval_result *out,
+                                   dynrt_error *err) {
+  if (!logits) return dynrt__offline_fail(err, DYNRT_ERR_INVALID_ARG, "eval: NULL logits");
+  return evaluate(m, cfg, bn, ds, first, count, threads, logits, out, err);
 }

@@ -7,6 +7,8 @@
 #    synthetic images (needs /usr/bin/python3 with torch; skipped otherwise);
 #  - eval_parity_cifar10: the same on real CIFAR-10 images with the newest CIFAR-10 model in
 #    models/ (needs data/cifar10 or $DYNRT_DATA; skipped otherwise). Label "data".
+#  - model_parity: logits of the shipped model and an ImageNet-shaped random one against the
+#    PyTorch reference (tests/python/model_parity.py; skipped without torch).
 foreach(t test_calib test_search test_dataset test_offline_profile)
   if(TARGET ${t})
     add_test(NAME ${t}_scalar COMMAND ${t})
@@ -69,4 +71,11 @@ if(EXISTS /usr/bin/python3)
   set_tests_properties(eval_parity_tiny eval_parity_cifar10 PROPERTIES TIMEOUT 900
     SKIP_RETURN_CODE 77 ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   set_tests_properties(eval_parity_cifar10 PROPERTIES LABELS "data")
+  # The engine's logits against the PyTorch reference: the shipped CIFAR-10 super-network and
+  # an ImageNet-shaped random one, 22 sub-networks each, real test images (a 100-image
+  # fixture), `dynrt eval --logits`.
+  add_test(NAME model_parity
+    COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/model_parity.py ${DYNRT_TEST_DYNRT})
+  set_tests_properties(model_parity PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 LABELS "parity"
+    ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endif()

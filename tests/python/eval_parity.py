@@ -15,6 +15,7 @@ usage: eval_parity.py DYNRT_BINARY [--model MODEL|auto --real]
 Exit 77 (ctest SKIP) when torch or the data is missing.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -64,12 +65,24 @@ def read_cifar(path, first, count):
 
 
 def prep(model, x, r):
+    """NHWC uint8 images -> the normalised NCHW input at resolution r, as the C engine's
+    dynrt__preprocess_rgb does it: bilinear with half-pixel centres to r x r (resize_ratio
+    1), or the shorter side to ceil(r / resize_ratio) and a centred r x r crop (ImageNet)."""
     inp = model.arch["input"]
     mean = torch.tensor(inp["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(inp["std"]).view(1, 3, 1, 1)
     t = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0
-    if t.shape[-1] != r:
-        t = F.interpolate(t, size=(r, r), mode="bilinear", align_corners=False)
+    h, w = t.shape[-2:]
+    ratio = inp.get("resize_ratio", 1.0)
+    if ratio >= 1.0:
+        rh = rw = r
+    else:
+        side = math.ceil(r / ratio - 1e-9)
+        rh, rw = (math.floor(side * h / w), side) if w <= h else (side, math.floor(side * w / h))
+    if (rh, rw) != (h, w):
+        t = F.interpolate(t, size=(rh, rw), mode="bilinear", align_corners=False)
+    top, left = round((rh - r) / 2), round((rw - r) / 2)
+    t = t[:, :, top:top + r, left:left + r]
     return (t - mean) / std
 
 
