@@ -46,6 +46,7 @@ from dynrt_ref.data import REPO, load_split  # noqa: E402
 from dynrt_ref.model import DynamicMBV3, count_macs  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt  # noqa: E402
 from dynrt_ref.sort_channels import reorganize_middle_weights, reorganize_widths  # noqa: E402
+from dynrt_ref.verify import VerifyError, find_dynrt, verify_file  # noqa: E402
 
 ALL = ("r", "w", "d", "k", "e")
 
@@ -552,7 +553,9 @@ def finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms)
     with torch.no_grad(), autocast():
         model.calibrate_bn(resize(data.normalise(xt[calib_idx[i:i + 250]]), big.r)
                            for i in range(0, len(calib_idx), 250))
-    export_dynrt(model.float().cpu(), os.path.join(mdir, name + ".safetensors"))
+    out = os.path.join(mdir, name + ".safetensors")
+    export_dynrt(model.float().cpu(), out)
+    check = engine_check(model, out)
     summary = dict(
         command=" ".join(["scripts/train"] + sys.argv[1:]), preset=args.preset, seed=args.seed,
         model=name + ".safetensors",
@@ -562,12 +565,32 @@ def finish(args, cfgp, model, data, calib_idx, autocast, state, t_start, mb, ms)
         device=str(data.device),
         largest=dict(config=big.to_string(arch), macs=mb), smallest=dict(config=small.to_string(arch), macs=ms),
         bn_in_file="calibrated for the largest sub-network on 2000 training images",
-        history=state["history"], **{k: round(v, 2) for k, v in res.items()})
+        engine_check=check, history=state["history"], **{k: round(v, 2) for k, v in res.items()})
     tmp = os.path.join(mdir, name + ".train.json.tmp")
     with open(tmp, "w") as f:
         json.dump(summary, f, indent=1)
     os.replace(tmp, os.path.join(mdir, name + ".train.json"))
     print("dynrt train: wrote models/%s.safetensors and models/%s.train.json" % (name, name), flush=True)
+    if "error" in check:
+        raise SystemExit("dynrt train: the C engine disagrees with the trained model: %s" % check["error"])
+
+
+def engine_check(model, path):
+    """The exported file loaded by the C engine and compared with the PyTorch model
+    (dynrt_ref.verify); a dict for train.json, with "error" when they disagree."""
+    dynrt = find_dynrt()
+    if not dynrt:
+        print("dynrt train: %s not verified with the C engine: no build/dynrt or $DYNRT_BIN "
+              "(python/export.py %s OUT verifies it later)" % (path, path), flush=True)
+        return {"verified": False, "why": "no dynrt binary"}
+    try:
+        rows = verify_file(model, path, dynrt)
+    except VerifyError as e:
+        return {"verified": False, "error": str(e)}
+    worst = max(r[1] for r in rows)
+    print("dynrt train: verified with the C engine: %d sub-networks, worst max rel err %.1e"
+          % (len(rows), worst), flush=True)
+    return {"verified": True, "subnetworks": len(rows), "worst_rel_err": float("%.2g" % worst)}
 
 
 def main():

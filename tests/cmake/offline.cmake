@@ -78,4 +78,11 @@ if(EXISTS /usr/bin/python3)
     COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/model_parity.py ${DYNRT_TEST_DYNRT})
   set_tests_properties(model_parity PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 LABELS "parity"
     ENVIRONMENT "DYNRT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  # python/export.py: a dynrt file re-exported and verified with the C engine
+  add_test(NAME py_export_verify
+    COMMAND sh -c "/usr/bin/python3 -c 'import torch' 2>/dev/null || exit 77; exec /usr/bin/python3 $0 $1 $2 --dynrt $3"
+            ${PROJECT_SOURCE_DIR}/python/export.py ${PROJECT_SOURCE_DIR}/tests/fixtures/tiny_w.safetensors
+            ${DYNRT_OFFLINE_OUT}/tiny_w.reexport.safetensors ${DYNRT_TEST_DYNRT})
+  set_tests_properties(py_export_verify PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "parity"
+    PASS_REGULAR_EXPRESSION "export: verified with .*: 5 sub-networks")
 endif()

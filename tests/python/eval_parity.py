@@ -15,7 +15,6 @@ usage: eval_parity.py DYNRT_BINARY [--model MODEL|auto --real]
 Exit 77 (ctest SKIP) when torch or the data is missing.
 """
 import json
-import math
 import os
 import subprocess
 import sys
@@ -29,61 +28,13 @@ SKIP = 77
 try:
     import numpy as np
     import torch
-    import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover
     print("SKIP: %s" % e)
     sys.exit(SKIP)
 
 from dynrt_ref.config import SubnetConfig  # noqa: E402
 from dynrt_ref.safetensors_io import load_dynrt, load_safetensors  # noqa: E402
-
-
-def synthetic(n, num_classes):
-    """Deterministic 32x32 RGB images (uint32 hash of index, pixel, channel) and labels."""
-    i = np.arange(n, dtype=np.uint32)[:, None, None, None]
-    y = np.arange(32, dtype=np.uint32)[None, :, None, None]
-    x = np.arange(32, dtype=np.uint32)[None, None, :, None]
-    c = np.arange(3, dtype=np.uint32)[None, None, None, :]
-    with np.errstate(over="ignore"):
-        h = i * np.uint32(1103515245) + (y * np.uint32(32) + x) * np.uint32(12345) + c * np.uint32(2654435761)
-        h ^= h >> np.uint32(13)
-        h *= np.uint32(0x5bd1e995)
-        smooth = (y * np.uint32(5) + x * np.uint32(3) + c * np.uint32(40) + i * np.uint32(7)) % np.uint32(256)
-    img = ((h >> np.uint32(24)) // np.uint32(2) + smooth // np.uint32(2)).astype(np.uint8)
-    labels = (np.arange(n) * 3 + 1) % num_classes
-    return img, labels.astype(np.uint8)
-
-
-def write_cifar(path, img, labels):
-    rec = np.concatenate([labels[:, None], img.transpose(0, 3, 1, 2).reshape(len(img), -1)], axis=1)
-    rec.astype(np.uint8).tofile(path)
-
-
-def read_cifar(path, first, count):
-    raw = np.fromfile(path, dtype=np.uint8).reshape(-1, 3073)[first:first + count]
-    return np.ascontiguousarray(raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)), raw[:, 0]
-
-
-def prep(model, x, r):
-    """NHWC uint8 images -> the normalised NCHW input at resolution r, as the C engine's
-    dynrt__preprocess_rgb does it: bilinear with half-pixel centres to r x r (resize_ratio
-    1), or the shorter side to ceil(r / resize_ratio) and a centred r x r crop (ImageNet)."""
-    inp = model.arch["input"]
-    mean = torch.tensor(inp["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(inp["std"]).view(1, 3, 1, 1)
-    t = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0
-    h, w = t.shape[-2:]
-    ratio = inp.get("resize_ratio", 1.0)
-    if ratio >= 1.0:
-        rh = rw = r
-    else:
-        side = math.ceil(r / ratio - 1e-9)
-        rh, rw = (math.floor(side * h / w), side) if w <= h else (side, math.floor(side * w / h))
-    if (rh, rw) != (h, w):
-        t = F.interpolate(t, size=(rh, rw), mode="bilinear", align_corners=False)
-    top, left = round((rh - r) / 2), round((rw - r) / 2)
-    t = t[:, :, top:top + r, left:left + r]
-    return (t - mean) / std
+from dynrt_ref.verify import engine_input as prep, read_cifar, synthetic, write_cifar  # noqa: E402
 
 
 def bn_modules(model, cfg):

@@ -20,82 +20,45 @@ usage: model_parity.py DYNRT_BINARY [--random N] [--imagenet-images N]
 Exit 77 (ctest SKIP) when torch is missing; 1 on any failure.
 """
 import os
-import random
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "python"))
-sys.path.insert(0, HERE)
 SKIP = 77
-TOL = 1e-4
 
 try:
-    import numpy as np
     import torch
 except ImportError as e:  # pragma: no cover
     print("SKIP: %s" % e)
     sys.exit(SKIP)
 
 from dynrt_ref.arch import imagenet_arch  # noqa: E402
-from dynrt_ref.config import SubnetConfig  # noqa: E402
 from dynrt_ref.model import DynamicMBV3, randomize_  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt, load_dynrt  # noqa: E402
-from eval_parity import prep, read_cifar  # noqa: E402
+from dynrt_ref.verify import (TOL, VerifyError, compare, engine_logits, read_cifar,  # noqa: E402
+                              subnets)
 
 IMAGES = os.path.join(REPO, "tests", "fixtures", "cifar10-test-100.bin")
 SHIPPED = os.path.join(REPO, "models", "cifar10-ofa-cpu.safetensors")
 
 
-def configs(arch, n_random, seed):
-    rng = random.Random(seed)
-    out = [SubnetConfig.largest(arch), SubnetConfig.smallest(arch)]
-    out += [SubnetConfig.sample(arch, rng) for _ in range(n_random)]
-    return out
-
-
-def c_logits(dynrt, model_path, cfgs, arch, n_images, tmp):
-    """[sub-network][image][class] logits of the C engine (`dynrt eval --logits`)."""
-    lst = os.path.join(tmp, "subnets.txt")
-    with open(lst, "w") as f:
-        f.write("\n".join(c.to_string(arch) for c in cfgs) + "\n")
-    out = os.path.join(tmp, "logits.f32")
-    cmd = [dynrt, "eval", model_path, "--data", IMAGES, "--images", str(n_images), "--subnets",
-           lst, "--threads", "2", "--logits", out]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode:
-        sys.exit("FAILED: %s\n%s%s" % (" ".join(cmd), p.stdout, p.stderr))
-    nc = arch["num_classes"]
-    y = np.fromfile(out, dtype="<f4")
-    if y.size != len(cfgs) * n_images * nc:
-        sys.exit("FAILED: %s holds %d floats, expected %d x %d x %d" % (out, y.size, len(cfgs),
-                                                                        n_images, nc))
-    return y.reshape(len(cfgs), n_images, nc)
-
-
 def check(name, dynrt, model_path, model, cfgs, n_images, tmp):
     """Compares every sub-network; returns the number of failures."""
-    arch = model.arch
     x, _ = read_cifar(IMAGES, 0, n_images)
-    yc = c_logits(dynrt, model_path, cfgs, arch, n_images, tmp)
+    try:
+        yc = engine_logits(dynrt, model_path, cfgs, model.arch, IMAGES, n_images, tmp)
+    except VerifyError as e:
+        print("FAILED: %s" % e)
+        return len(cfgs)
     failures, worst = 0, 0.0
-    for i, cfg in enumerate(cfgs):
-        model.set_active_subnet(cfg)
-        with torch.no_grad():
-            ref = model(prep(model, x, cfg.r)).numpy()
-        scale = float(np.max(np.abs(ref)))
-        err = float(np.max(np.abs(yc[i] - ref))) / scale
-        top2 = np.sort(ref, axis=1)[:, -2:]
-        tie = (top2[:, 1] - top2[:, 0]) < TOL * scale
-        differ = (yc[i].argmax(1) != ref.argmax(1)) & ~tie
-        ok = err <= TOL and not differ.any()
+    for i, (cs, err, differ, ties) in enumerate(compare(model, cfgs, x, yc)):
+        ok = err <= TOL and not differ
         worst = max(worst, err)
         failures += not ok
         print("%s %2d %-4s max rel err %.1e, top-1 differs on %d of %d images (near-ties %d): %s" % (
-            name, i, "ok" if ok else "FAIL", err, int(differ.sum()), n_images, int(tie.sum()),
-            cfg.to_string(arch)))
+            name, i, "ok" if ok else "FAIL", err, differ, n_images, ties, cs))
     print("%s: %d sub-networks, worst max rel err %.1e, %d failed" % (name, len(cfgs), worst, failures))
     return failures
 
@@ -116,13 +79,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="dynrt-model-parity-") as tmp:
         model = load_dynrt(SHIPPED).eval()
         failures += check("cifar10-ofa-cpu", dynrt, SHIPPED, model,
-                          configs(model.arch, n_random, 1), 100, tmp)
+                          subnets(model.arch, n_random, 1), 100, tmp)
         path = os.path.join(tmp, "imagenet-random.safetensors")
         torch.manual_seed(3)
         export_dynrt(randomize_(DynamicMBV3(imagenet_arch()).eval()), path)
         model = load_dynrt(path).eval()
         failures += check("imagenet-random", dynrt, path, model,
-                          configs(model.arch, n_random, 2), n_in, tmp)
+                          subnets(model.arch, n_random, 2), n_in, tmp)
     print("PASS" if not failures else "FAIL")
     return 1 if failures else 0
 

@@ -17,9 +17,10 @@ REPO = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(REPO, "python"))
 from dynrt_ref.arch import cifar_arch, imagenet_arch  # noqa: E402
 from dynrt_ref.config import SubnetConfig  # noqa: E402
-from dynrt_ref.model import DynamicMBV3  # noqa: E402
+from dynrt_ref.model import DynamicMBV3, randomize_  # noqa: E402
 from dynrt_ref.names import dynrt_tensor_specs  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt, load_dynrt, load_safetensors  # noqa: E402
+from dynrt_ref.verify import VerifyError, find_dynrt, verify_file  # noqa: E402
 
 
 def read(path):
@@ -64,6 +65,32 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(ends[-1][1], len(raw) - 8 - n)
             for (b0, e0), (b1, e1) in zip(ends, ends[1:]):
                 self.assertEqual(e0, b1)
+
+    def test_engine_check(self):
+        """verify_file passes a faithful file and catches one the model no longer matches."""
+        dynrt = find_dynrt()
+        if not dynrt:
+            self.skipTest("no dynrt binary ($DYNRT_BIN or build/dynrt)")
+        arch = cifar_arch("t", widths=(16, 16, 16, 24, 32, 40, 48), depths=(1, 2), head=(64, 80),
+                          width_mults=(0.5, 1.0))
+        torch.manual_seed(1)
+        m = randomize_(DynamicMBV3(arch).eval())
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "m.safetensors")
+            export_dynrt(m, p)
+            rows = verify_file(m, p, dynrt, n_random=2, n_images=8)
+            self.assertEqual(len(rows), 4)
+            self.assertTrue(all(r[1] <= 1e-4 and r[2] == 0 for r in rows), rows)
+            with torch.no_grad():  # the file now holds other weights than the model
+                m.head.classifier.weight.mul_(1.01)
+            with self.assertRaises(VerifyError) as cm:
+                verify_file(m, p, dynrt, n_random=2, n_images=8)
+            self.assertIn("disagrees", str(cm.exception))
+            with open(p, "r+b") as f:  # a file the engine cannot load
+                f.truncate(1000)
+            with self.assertRaises(VerifyError) as cm:
+                verify_file(m, p, dynrt, n_random=0, n_images=2)
+            self.assertIn("failed", str(cm.exception))
 
     def test_imagenet_names(self):
         specs = dynrt_tensor_specs(imagenet_arch())

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The trainer end to end on the tiny 'smoke' preset (needs data/cifar10 from
 scripts/get-cifar10; skipped without it): export and summary are written, the exported file
-loads, and a run interrupted and resumed ends bit-identical to an uninterrupted one."""
+loads and agrees with the C engine, and a run interrupted and resumed ends bit-identical to an uninterrupted one."""
 import json
 import os
 import shutil
@@ -41,6 +41,10 @@ class TrainSmokeTest(unittest.TestCase):
                 self.assertIn(k, summary)
             from dynrt_ref.safetensors_io import load_dynrt
             load_dynrt(model)
+            # the export checked with the C engine (ctest gives the binary in $DYNRT_BIN)
+            if os.environ.get("DYNRT_BIN"):
+                self.assertTrue(summary["engine_check"]["verified"], summary["engine_check"])
+                self.assertIn("verified with the C engine", r.stdout)
             # interrupt twice: in the first phase and in the elastic phase
             for stop in ("10", "12"):
                 r = train(b, "--resume", "--stop-after", stop)
