@@ -7,8 +7,8 @@
 
 each with its largest, its smallest and RANDOM (default 20) random sub-networks, on real
 CIFAR-10 test images: tests/fixtures/cifar10-test-100.bin, the first 100 images of the test
-split (the ImageNet-shaped model takes the first IMAGENET_IMAGES of them, default 8, resized
-to its resolutions). Both sides get the same images through the same preprocessing (bilinear
+split (CIFAR_IMAGES of them, default all 100; the ImageNet-shaped model takes the first
+IMAGENET_IMAGES, default 8, resized and centre-cropped to its resolutions). Both sides get the same images through the same preprocessing (bilinear
 resize to the sub-network's resolution, the model's mean/std) and use the BN statistics of
 the model file. The C side is `dynrt eval --logits`.
 
@@ -16,7 +16,7 @@ Pass, per sub-network: max |C - ref| / max |ref| over all its logits <= 1e-4, an
 top-1 class on every image (an image whose two best reference logits lie within 1e-4 x
 max |ref| of each other may differ: rounding may break that tie either way).
 
-usage: model_parity.py DYNRT_BINARY [--random N] [--imagenet-images N]
+usage: model_parity.py DYNRT_BINARY [--random N] [--cifar-images N] [--imagenet-images N]
 Exit 77 (ctest SKIP) when torch is missing; 1 on any failure.
 """
 import os
@@ -71,6 +71,7 @@ def main():
     dynrt = args[0]
     n_random = int(args[args.index("--random") + 1]) if "--random" in args else 20
     n_in = int(args[args.index("--imagenet-images") + 1]) if "--imagenet-images" in args else 8
+    n_cifar = int(args[args.index("--cifar-images") + 1]) if "--cifar-images" in args else 100
     for path in (IMAGES, SHIPPED):
         if not os.path.exists(path):
             sys.exit("FAILED: %s is missing" % path)
@@ -79,7 +80,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="dynrt-model-parity-") as tmp:
         model = load_dynrt(SHIPPED).eval()
         failures += check("cifar10-ofa-cpu", dynrt, SHIPPED, model,
-                          subnets(model.arch, n_random, 1), 100, tmp)
+                          subnets(model.arch, n_random, 1), n_cifar, tmp)
         path = os.path.join(tmp, "imagenet-random.safetensors")
         torch.manual_seed(3)
         export_dynrt(randomize_(DynamicMBV3(imagenet_arch()).eval()), path)
