@@ -7,8 +7,10 @@ smallest and 3 random sub-networks, against the PyTorch model it was written fro
 
     python/export.py SOURCE OUT.safetensors [--dynrt BIN] [--random N] [--no-verify]
 
-SOURCE: a checkpoint of python/train.py (checkpoints/<preset>/*.pt; the architecture is its
-preset's) or a dynrt model file (re-exported, e.g. to check it). The binary: --dynrt, else
+SOURCE: a dynrt model file (re-exported, e.g. to check it) or a checkpoint of python/train.py
+(checkpoints/<preset>/*.pt; the architecture is its preset's, the BN statistics those of the
+checkpoint: `scripts/train --export-only` is the trainer's own export, which recalibrates
+them). OUT is written only when verified. The binary: --dynrt, else
 $DYNRT_BIN, else build/dynrt; without one the export fails unless --no-verify is given.
 Exit 0 when written (and verified), 1 otherwise.
 """
@@ -53,21 +55,27 @@ def main():
     if not a.no_verify and not dynrt:
         sys.exit("export: no dynrt binary to verify with (%s): build it (make build), pass "
                  "--dynrt BIN, or --no-verify" % (a.dynrt or "$DYNRT_BIN, build/dynrt"))
+    # written beside OUT and moved there only once verified: a failed check leaves no file
+    tmp = a.out + ".tmp"
     try:
         model = load_source(a.source).float().cpu().eval()
-        export_dynrt(model, a.out)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        export_dynrt(model, tmp)
+        if not a.no_verify:
+            rows = verify_file(model, tmp, dynrt, n_random=a.random)
+        os.replace(tmp, a.out)
+    except (OSError, ValueError, KeyError, RuntimeError, VerifyError) as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
         sys.exit("export: %s" % e)
     print("export: wrote %s" % a.out)
+    if not a.source.endswith(".safetensors"):
+        print("export: BN statistics as the checkpoint holds them (scripts/train --export-only "
+              "recalibrates them for the largest sub-network first, as a finished run does)")
     if a.no_verify:
         print("export: not verified (--no-verify)")
-        return 0
-    try:
-        rows = verify_file(model, a.out, dynrt, n_random=a.random)
-    except VerifyError as e:
-        sys.exit("export: %s" % e)
-    print("export: verified with %s: %d sub-networks, worst max rel err %.1e (<= %g), same "
-          "top-1 on every image" % (dynrt, len(rows), max(r[1] for r in rows), TOL))
+    else:
+        print("export: verified with %s: %d sub-networks, worst max rel err %.1e (<= %g), "
+              "same top-1 on every image" % (dynrt, len(rows), max(r[1] for r in rows), TOL))
     return 0
 
 

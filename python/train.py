@@ -46,7 +46,7 @@ from dynrt_ref.data import REPO, load_split  # noqa: E402
 from dynrt_ref.model import DynamicMBV3, count_macs  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt  # noqa: E402
 from dynrt_ref.sort_channels import reorganize_middle_weights, reorganize_widths  # noqa: E402
-from dynrt_ref.verify import VerifyError, find_dynrt, verify_file  # noqa: E402
+from dynrt_ref.verify import EngineError, VerifyError, find_dynrt, verify_file  # noqa: E402
 
 ALL = ("r", "w", "d", "k", "e")
 
@@ -585,6 +585,10 @@ def engine_check(model, path):
         return {"verified": False, "why": "no dynrt binary"}
     try:
         rows = verify_file(model, path, dynrt)
+    except EngineError as e:  # e.g. an old binary: the file stays, unverified
+        print("dynrt train: %s not verified: the C engine could not run it: %s" % (path, e),
+              flush=True)
+        return {"verified": False, "why": "engine failed: %s" % str(e)[:300]}
     except VerifyError as e:
         return {"verified": False, "error": str(e)}
     worst = max(r[1] for r in rows)

@@ -152,9 +152,10 @@ DYNRT_API dynrt_status dynrt_evaluate(const dynrt_model *model, const dynrt_subn
                                       size_t first, size_t count, int threads,
                                       dynrt_eval_result *out, dynrt_error *err);
 /*
- * dynrt_evaluate that also keeps every image's logits: logits holds count x num_classes
- * floats (count after the same clamping: all images from first when 0), image-major, in
- * data-set order. For parity checks against another implementation.
+ * dynrt_evaluate that also keeps every image's logits: logits, owned by the caller, holds
+ * count x num_classes floats (count after the same clamping: all images from first when 0),
+ * image-major, in data-set order; its contents are unspecified after an error. NULL logits:
+ * DYNRT_ERR_INVALID_ARG. For parity checks against another implementation.
  */
 DYNRT_API dynrt_status dynrt_evaluate_logits(const dynrt_model *model, const dynrt_subnet *cfg,
                                              const dynrt_bn_table *bn, const dynrt_dataset *ds,

@@ -59,6 +59,7 @@ int dynrt_cmd_eval(int argc, char **argv) {
   float *logits = NULL;
   FILE *lf = NULL;
   size_t n_logits = 0;
+  int created = 0; /* the logits file was opened (created or truncated) by this run */
   dynrt_error err;
   char msg[1024];
   int n = 0, rc = 1;
@@ -88,6 +89,7 @@ int dynrt_cmd_eval(int argc, char **argv) {
       dynrt_cli_fail("eval", "%s: cannot open for writing", logits_path);
       goto done;
     }
+    created = 1;
   }
   if (json) printf("[\n");
   for (int i = 0; i < n; i++) {
@@ -137,7 +139,7 @@ int dynrt_cmd_eval(int argc, char **argv) {
   rc = 0;
 done:
   if (lf) fclose(lf);
-  if (rc && logits) remove(logits_path); /* no partial file on failure */
+  if (rc && created) remove(logits_path); /* no partial file on failure */
   free(logits);
   free(cfg);
   dynrt_bn_file_destroy(bf);

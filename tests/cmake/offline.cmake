@@ -57,7 +57,7 @@ if(EXISTS /usr/bin/python3)
   add_test(NAME offline_headline_measure
     COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/scripts/headline --measure 2 --runs 3
             --dynrt ${DYNRT_TEST_DYNRT} --svg ${DYNRT_OFFLINE_OUT}/ofa-vs-width.svg)
-  set_tests_properties(offline_headline_measure PROPERTIES TIMEOUT 300
+  set_tests_properties(offline_headline_measure PROPERTIES TIMEOUT 300 LABELS "scripts"
     PASS_REGULAR_EXPRESSION "interleaved \\(2 rounds in a shuffled order, 3 runs each.*[|] width-only sub-network [|]"
     FAIL_REGULAR_EXPRESSION "Traceback|headline: ")
 endif()

@@ -5,12 +5,14 @@
 2. an ImageNet-shaped super-network with random weights, BN statistics and kernel-transform
    matrices (the shapes of ofa_mbv3_d234_e346_k357_w1.2, dynrt_ref.arch.imagenet_arch),
 
-each with its largest, its smallest and RANDOM (default 20) random sub-networks, on real
+each with its largest, its smallest and --random (default 20) random sub-networks, on real
 CIFAR-10 test images: tests/fixtures/cifar10-test-100.bin, the first 100 images of the test
-split (CIFAR_IMAGES of them, default all 100; the ImageNet-shaped model takes the first
-IMAGENET_IMAGES, default 8, resized and centre-cropped to its resolutions). Both sides get the same images through the same preprocessing (bilinear
-resize to the sub-network's resolution, the model's mean/std) and use the BN statistics of
-the model file. The C side is `dynrt eval --logits`.
+split (--cifar-images of them, default all 100; the ImageNet-shaped model takes the first
+--imagenet-images, default 8). Both sides get the same images through the same
+preprocessing (python/dynrt_ref/verify.py engine_input, the engine's: a bilinear resize to
+the sub-network's resolution, for the ImageNet shape a resize to r / 0.875 and a centred
+crop; the model's mean/std) and use the BN statistics of the model file. The C side is
+`dynrt eval --logits`.
 
 Pass, per sub-network: max |C - ref| / max |ref| over all its logits <= 1e-4, and the same
 top-1 class on every image (an image whose two best reference logits lie within 1e-4 x

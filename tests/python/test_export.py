@@ -20,7 +20,7 @@ from dynrt_ref.config import SubnetConfig  # noqa: E402
 from dynrt_ref.model import DynamicMBV3, randomize_  # noqa: E402
 from dynrt_ref.names import dynrt_tensor_specs  # noqa: E402
 from dynrt_ref.safetensors_io import export_dynrt, load_dynrt, load_safetensors  # noqa: E402
-from dynrt_ref.verify import VerifyError, find_dynrt, verify_file  # noqa: E402
+from dynrt_ref.verify import EngineError, VerifyError, find_dynrt, verify_file  # noqa: E402
 
 
 def read(path):
@@ -88,9 +88,20 @@ class ExportTest(unittest.TestCase):
             self.assertIn("disagrees", str(cm.exception))
             with open(p, "r+b") as f:  # a file the engine cannot load
                 f.truncate(1000)
-            with self.assertRaises(VerifyError) as cm:
+            with self.assertRaises(EngineError) as cm:
                 verify_file(m, p, dynrt, n_random=0, n_images=2)
             self.assertIn("failed", str(cm.exception))
+        # a space of 4 sub-networks (width only): 2 + 3 requested, each verified once
+        import train  # the cpu-width preset's architecture
+        wa = train.preset("cpu-width")["arch"]
+        torch.manual_seed(2)
+        m = randomize_(DynamicMBV3(wa).eval())
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "w.safetensors")
+            export_dynrt(m, p)
+            rows = verify_file(m, p, dynrt, n_random=3, n_images=4)
+            self.assertEqual(len(rows), len(set(r[0] for r in rows)))
+            self.assertLessEqual(len(rows), 4)
 
     def test_imagenet_names(self):
         specs = dynrt_tensor_specs(imagenet_arch())
