@@ -73,11 +73,15 @@ class ExportTest(unittest.TestCase):
             self.skipTest("no dynrt binary ($DYNRT_BIN or build/dynrt)")
         arch = cifar_arch("t", widths=(16, 16, 16, 24, 32, 40, 48), depths=(1, 2), head=(64, 80),
                           width_mults=(0.5, 1.0))
-        torch.manual_seed(1)
-        m = randomize_(DynamicMBV3(arch).eval())
-        with tempfile.TemporaryDirectory() as d:
+        def random_file(arch, seed, d):
+            torch.manual_seed(seed)
+            m = randomize_(DynamicMBV3(arch).eval())
             p = os.path.join(d, "m.safetensors")
             export_dynrt(m, p)
+            return m, p
+
+        with tempfile.TemporaryDirectory() as d:
+            m, p = random_file(arch, 1, d)
             rows = verify_file(m, p, dynrt, n_random=2, n_images=8)
             self.assertEqual(len(rows), 4)
             self.assertTrue(all(r[1] <= 1e-4 and r[2] == 0 for r in rows), rows)
@@ -93,12 +97,8 @@ class ExportTest(unittest.TestCase):
             self.assertIn("failed", str(cm.exception))
         # a space of 4 sub-networks (width only): 2 + 3 requested, each verified once
         import train  # the cpu-width preset's architecture
-        wa = train.preset("cpu-width")["arch"]
-        torch.manual_seed(2)
-        m = randomize_(DynamicMBV3(wa).eval())
         with tempfile.TemporaryDirectory() as d:
-            p = os.path.join(d, "w.safetensors")
-            export_dynrt(m, p)
+            m, p = random_file(train.preset("cpu-width")["arch"], 2, d)
             rows = verify_file(m, p, dynrt, n_random=3, n_images=4)
             self.assertEqual(len(rows), len(set(r[0] for r in rows)))
             self.assertLessEqual(len(rows), 4)
