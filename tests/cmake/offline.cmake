@@ -60,6 +60,12 @@ if(EXISTS /usr/bin/python3)
   set_tests_properties(offline_headline_measure PROPERTIES TIMEOUT 300 LABELS "scripts"
     PASS_REGULAR_EXPRESSION "interleaved \\(2 rounds in a shuffled order, 3 runs each.*[|] width-only sub-network [|]"
     FAIL_REGULAR_EXPRESSION "Traceback|headline: ")
+  # Its re-timing rule (rounds, medians, one latency for a network in both libraries) with
+  # `dynrt bench` replaced by a fake.
+  add_test(NAME py_test_headline
+    COMMAND ${CMAKE_COMMAND} -E env PYTHONDONTWRITEBYTECODE=1
+            /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/test_headline.py)
+  set_tests_properties(py_test_headline PROPERTIES TIMEOUT 60 LABELS "scripts")
 endif()
 
 if(EXISTS /usr/bin/python3)
